@@ -1,0 +1,51 @@
+"""django-eventing: transactional outbox, CloudEvents + Avro, idempotent Kafka consumers.
+
+Public API (import from ``eventing``):
+
+* :func:`declare` / :class:`EventType`: declare an event once (type, topic, schema, key).
+* :func:`publish`: write an event into the outbox inside the caller's transaction.
+* :func:`handler` / :func:`raw_handler`: register consumer handlers.
+* :class:`Event`: what a handler receives.
+* :func:`startup`: resolve schema ids before traffic (web and consumer processes).
+
+Names that touch models are loaded lazily, so ``import eventing`` is safe in settings.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from eventing.events import Event, EventType, declare
+from eventing.exceptions import EventingError
+
+if TYPE_CHECKING:
+    from eventing.consumer.registry import handler, raw_handler
+    from eventing.outbox.publish import publish
+    from eventing.startup import startup
+
+__all__ = [
+    "Event",
+    "EventType",
+    "EventingError",
+    "declare",
+    "handler",
+    "publish",
+    "raw_handler",
+    "startup",
+]
+
+_LAZY = {
+    "publish": ("eventing.outbox.publish", "publish"),
+    "handler": ("eventing.consumer.registry", "handler"),
+    "raw_handler": ("eventing.consumer.registry", "raw_handler"),
+    "startup": ("eventing.startup", "startup"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        module_name, attribute = _LAZY[name]
+        return getattr(importlib.import_module(module_name), attribute)
+    raise AttributeError(f"module 'eventing' has no attribute {name!r}")

@@ -1,0 +1,63 @@
+"""System checks for ``settings.EVENTING`` (ids ``eventing.E00N`` / ``eventing.W00N``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+
+from eventing.conf import DEFAULTS, SETTING_NAME, eventing_settings
+from eventing.events import catalog
+from eventing.exceptions import ConfigurationError
+from eventing.serialization.registry import COMPATIBILITY_LEVELS
+
+
+@register(Tags.compatibility)
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Validate keys, types and referenced files of ``settings.EVENTING``."""
+    messages: list[CheckMessage] = []
+    unknown = sorted(set(eventing_settings.user_settings) - set(DEFAULTS))
+    if unknown:
+        messages.append(
+            Error(
+                f"Unknown {SETTING_NAME} keys: {', '.join(unknown)}",
+                hint=f"Valid keys: {', '.join(sorted(DEFAULTS))}",
+                id="eventing.E001",
+            )
+        )
+    if str(eventing_settings.SCHEMA_COMPATIBILITY).upper() not in COMPATIBILITY_LEVELS:
+        messages.append(
+            Error(
+                f"{SETTING_NAME}['SCHEMA_COMPATIBILITY'] must be one of "
+                f"{', '.join(sorted(COMPATIBILITY_LEVELS))}",
+                id="eventing.E002",
+            )
+        )
+    owned = catalog.owned()
+    if owned and not eventing_settings.SOURCE:
+        messages.append(
+            Error(
+                f"{SETTING_NAME}['SOURCE'] is required to publish events",
+                hint='Set it to the CloudEvents source of this service, e.g. "/customers".',
+                id="eventing.E003",
+            )
+        )
+    for event_type in catalog:
+        try:
+            event_type.load_schema(eventing_settings.schema_root())
+        except ConfigurationError as exc:
+            messages.append(Error(str(exc), id="eventing.E004"))
+    for name in ("CONSUMER_BATCH_SIZE", "CONSUMER_MAX_ATTEMPTS"):
+        value = getattr(eventing_settings, name)
+        if not isinstance(value, int) or value < 1:
+            messages.append(
+                Error(f"{SETTING_NAME}['{name}'] must be a positive integer", id="eventing.E005")
+            )
+    if not eventing_settings.OUTBOX_DELETE_AFTER_INSERT:
+        messages.append(
+            Warning(
+                "Outbox rows are kept: schedule `manage.py eventing_purge --outbox` to bound the table.",
+                id="eventing.W001",
+            )
+        )
+    return messages

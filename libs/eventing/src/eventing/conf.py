@@ -1,0 +1,115 @@
+"""Typed access to ``settings.EVENTING``.
+
+The library reads only this one namespaced setting. Every key has a default, listed in
+:data:`DEFAULTS` with a one-line comment, and ``eventing.checks`` validates the values at
+start-up. The accessor reloads when Django's ``setting_changed`` signal fires, so
+``override_settings(EVENTING=...)`` works in tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+SETTING_NAME = "EVENTING"
+
+DEFAULTS: dict[str, Any] = {
+    # CloudEvents `source` of events this service publishes, e.g. "/customers". Required to publish.
+    "SOURCE": None,
+    # Kafka bootstrap servers (librdkafka `bootstrap.servers`).
+    "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9092",
+    # Extra librdkafka settings merged into every consumer and producer config.
+    "KAFKA_CONFIG": {},
+    # URL of a Confluent-compatible schema registry API (Apicurio: .../apis/ccompat/v7).
+    "SCHEMA_REGISTRY_URL": "http://127.0.0.1:8081/apis/ccompat/v7",
+    # Directory holding the .avsc files that EventType.schema paths are relative to.
+    "SCHEMA_ROOT": None,
+    # Compatibility level set on every subject this service owns before registering.
+    "SCHEMA_COMPATIBILITY": "BACKWARD",
+    # Register owned schemas at start-up (eventing.startup()); when False, only look them up.
+    "REGISTER_SCHEMAS_ON_STARTUP": True,
+    # Delete each outbox row in the transaction that inserts it (Debezium reads the insert
+    # from the WAL; the table stays empty). When False, rows stay until `eventing_purge`.
+    "OUTBOX_DELETE_AFTER_INSERT": True,
+    # Maximum messages taken from Kafka per poll (one DB transaction per batch).
+    "CONSUMER_BATCH_SIZE": 500,
+    # Seconds a poll waits for messages when nothing else is due.
+    "CONSUMER_POLL_TIMEOUT": 0.5,
+    # Attempts of a failing handler before its event goes to the dead-letter topic.
+    "CONSUMER_MAX_ATTEMPTS": 5,
+    # Backoff before the first retry, in seconds; doubles (CONSUMER_BACKOFF_MULTIPLIER) up to the max.
+    "CONSUMER_BACKOFF_INITIAL": 0.5,
+    "CONSUMER_BACKOFF_MULTIPLIER": 2.0,
+    "CONSUMER_BACKOFF_MAX": 30.0,
+    # Events held back for retry (per-key order) above which partitions are paused.
+    "CONSUMER_MAX_PENDING": 10_000,
+    # Seconds the consumer may take to finish in-flight work after SIGTERM before it exits.
+    "CONSUMER_SHUTDOWN_TIMEOUT": 30.0,
+    # Dead-letter topic name; {group} and {topic} are substituted.
+    "DEAD_LETTER_TOPIC": "{group}.{topic}.dlt",
+    # Seconds an inbox row (processed event id) is kept; older rows are purged.
+    "INBOX_RETENTION": 7 * 24 * 3600,
+    # Seconds between inbox purges run by a live consumer (0 disables; use `eventing_purge`).
+    "INBOX_PURGE_INTERVAL": 3600,
+    # Kafka Connect REST URL, for `eventing_connectors`.
+    "CONNECT_URL": "http://127.0.0.1:8083",
+    # Dotted paths of callables returning connector definitions (eventing.connect.Connector).
+    "CONNECTORS": [],
+    # Database host/port as seen from the Kafka Connect worker (None: same as Django's).
+    "CONNECT_DATABASE_HOST": None,
+    "CONNECT_DATABASE_PORT": None,
+}
+
+
+class EventingSettings:
+    """Attribute access to ``settings.EVENTING`` with defaults.
+
+    ``eventing_settings.SOURCE`` returns the user's value or the default; unknown names
+    raise ``AttributeError`` so typos fail loudly.
+    """
+
+    def __init__(self, user_settings: Mapping[str, Any] | None = None) -> None:
+        self._user_settings = user_settings
+        self._cache: dict[str, Any] = {}
+
+    @property
+    def user_settings(self) -> Mapping[str, Any]:
+        if self._user_settings is None:
+            self._user_settings = getattr(settings, SETTING_NAME, {}) or {}
+        return self._user_settings
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"Unknown eventing setting {name!r}")
+        if name not in self._cache:
+            self._cache[name] = self.user_settings.get(name, DEFAULTS[name])
+        return self._cache[name]
+
+    def kafka_config(self, **overrides: Any) -> dict[str, Any]:
+        """librdkafka config: bootstrap servers, then ``KAFKA_CONFIG``, then ``overrides``."""
+        config: dict[str, Any] = {"bootstrap.servers": self.KAFKA_BOOTSTRAP_SERVERS}
+        config.update(self.KAFKA_CONFIG)
+        config.update(overrides)
+        return config
+
+    def schema_root(self) -> Path | None:
+        root = self.SCHEMA_ROOT
+        return Path(root) if root else None
+
+    def reload(self) -> None:
+        self._user_settings = None
+        self._cache.clear()
+
+
+eventing_settings = EventingSettings()
+
+
+@receiver(setting_changed)
+def _reload_settings(*, setting: str, **kwargs: Any) -> None:
+    if setting == SETTING_NAME:
+        eventing_settings.reload()

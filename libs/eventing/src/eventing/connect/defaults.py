@@ -1,0 +1,26 @@
+"""Connector definitions built from settings, for ``EVENTING['CONNECTORS']``."""
+
+from __future__ import annotations
+
+from django.db import DEFAULT_DB_ALIAS, connections
+
+from eventing.conf import eventing_settings
+from eventing.connect.debezium import Connector, DatabaseEndpoint, outbox_connector
+from eventing.exceptions import ConfigurationError
+
+
+def database_endpoint(using: str = DEFAULT_DB_ALIAS) -> DatabaseEndpoint:
+    """The Django database as the Connect worker reaches it (``CONNECT_DATABASE_*``)."""
+    return DatabaseEndpoint.from_django(
+        connections[using].settings_dict,
+        host=eventing_settings.CONNECT_DATABASE_HOST,
+        port=eventing_settings.CONNECT_DATABASE_PORT,
+    )
+
+
+def outbox() -> Connector:
+    """The outbox connector of this service's default database, named ``<source>-outbox``."""
+    source = str(eventing_settings.SOURCE or "").strip("/")
+    if not source:
+        raise ConfigurationError("EVENTING['SOURCE'] is required to name the outbox connector")
+    return outbox_connector(f"{source.replace('/', '-')}-outbox", database_endpoint())

@@ -1,0 +1,1 @@
+"""Consuming: handler registry, the batch processor (DB side) and the Kafka runner."""

@@ -1,0 +1,101 @@
+"""Building the real consumer from settings: confluent-kafka clients, runner, status row."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from datetime import UTC, datetime
+from typing import Any
+
+from confluent_kafka import Consumer, Producer
+
+from eventing.conf import eventing_settings
+from eventing.consumer.registry import HandlerRegistry
+from eventing.consumer.retry import Backoff
+from eventing.consumer.runner import ConsumerRunner, RunnerConfig
+from eventing.runtime import get_codec
+
+logger = logging.getLogger(__name__)
+
+
+def runner_config() -> RunnerConfig:
+    """RunnerConfig from ``settings.EVENTING``."""
+    s = eventing_settings
+    return RunnerConfig(
+        batch_size=int(s.CONSUMER_BATCH_SIZE),
+        poll_timeout=float(s.CONSUMER_POLL_TIMEOUT),
+        max_attempts=int(s.CONSUMER_MAX_ATTEMPTS),
+        backoff=Backoff(
+            initial=float(s.CONSUMER_BACKOFF_INITIAL),
+            multiplier=float(s.CONSUMER_BACKOFF_MULTIPLIER),
+            maximum=float(s.CONSUMER_BACKOFF_MAX),
+        ),
+        max_pending=int(s.CONSUMER_MAX_PENDING),
+        dead_letter_topic=str(s.DEAD_LETTER_TOPIC),
+        inbox_retention=float(s.INBOX_RETENTION),
+        inbox_purge_interval=float(s.INBOX_PURGE_INTERVAL),
+    )
+
+
+def consumer_config(group: str, **overrides: Any) -> dict[str, Any]:
+    """librdkafka consumer settings: manual commits, start from the earliest offset."""
+    return eventing_settings.kafka_config(
+        **{
+            "group.id": group,
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "auto.offset.reset": "earliest",
+            "client.id": f"{group}-{socket.gethostname()}-{os.getpid()}",
+            **overrides,
+        }
+    )
+
+
+def producer_config(**overrides: Any) -> dict[str, Any]:
+    """librdkafka producer settings: idempotent, acks from all in-sync replicas."""
+    return eventing_settings.kafka_config(
+        **{"enable.idempotence": True, "acks": "all", "linger.ms": 5, **overrides}
+    )
+
+
+def record_status(runner: ConsumerRunner) -> None:
+    """Upsert the consumer's status row (liveness + counters) for health checks."""
+    from eventing.inbox.models import ConsumerStatus
+
+    counters = runner.counters
+    ConsumerStatus.objects.update_or_create(
+        member=runner.member,
+        defaults={
+            "consumer_group": runner.group,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "started_at": runner.started_at,
+            "seen_at": datetime.now(UTC),
+            "applied": counters.applied,
+            "duplicates": counters.duplicates,
+            "skipped": counters.skipped,
+            "retried": counters.retried,
+            "dead_lettered": counters.dead_lettered,
+            "held": runner.held_count,
+        },
+    )
+
+
+def build_runner(
+    group: str,
+    handlers: HandlerRegistry,
+    *,
+    consumer_overrides: dict[str, Any] | None = None,
+    config: RunnerConfig | None = None,
+) -> ConsumerRunner:
+    """A runner wired to real Kafka and the process-wide codec."""
+    return ConsumerRunner(
+        group=group,
+        handlers=handlers,
+        consumer=Consumer(consumer_config(group, **(consumer_overrides or {}))),
+        producer=Producer(producer_config()),
+        codec=get_codec(),
+        config=config or runner_config(),
+        status_reporter=record_status,
+    )

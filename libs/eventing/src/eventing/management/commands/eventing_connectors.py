@@ -1,0 +1,68 @@
+"""``manage.py eventing_connectors [apply|status|delete]``: Debezium connectors as code."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.module_loading import import_string
+
+from eventing.conf import eventing_settings
+from eventing.connect.client import ConnectClient
+from eventing.connect.debezium import Connector
+from eventing.exceptions import EventingError
+
+
+def configured_connectors() -> list[Connector]:
+    """Call each path in ``EVENTING['CONNECTORS']``; each returns a Connector or a list."""
+    result: list[Connector] = []
+    for path in eventing_settings.CONNECTORS:
+        made = import_string(path)()
+        result.extend(made if isinstance(made, list) else [made])
+    return result
+
+
+class Command(BaseCommand):
+    help = (
+        "Apply the connectors in EVENTING['CONNECTORS'] to Kafka Connect (create or update), "
+        "wait until they and their tasks are RUNNING, and print a failed task's error."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("action", nargs="?", default="apply", choices=["apply", "status", "delete", "show"])
+        parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for RUNNING")
+        parser.add_argument("--url", default=None, help="Kafka Connect URL (default: EVENTING['CONNECT_URL'])")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        connectors = configured_connectors()
+        if options["action"] == "show":
+            for connector in connectors:
+                self.stdout.write(json.dumps({"name": connector.name, "config": connector.config}, indent=2))
+            return
+        client = ConnectClient(options["url"] or eventing_settings.CONNECT_URL)
+        try:
+            for connector in connectors:
+                self._act(client, connector, options)
+        except EventingError as exc:
+            raise CommandError(str(exc)) from exc
+        finally:
+            client.close()
+
+    def _act(self, client: ConnectClient, connector: Connector, options: dict[str, Any]) -> None:
+        action = options["action"]
+        if action == "apply":
+            changed = client.apply(connector)
+            client.wait_running(connector.name, timeout=options["timeout"])
+            verb = "applied" if changed else "unchanged"
+            self.stdout.write(f"{connector.name}: {verb}, RUNNING")
+        elif action == "status":
+            status = client.status(connector.name)
+            if status is None:
+                self.stdout.write(f"{connector.name}: absent")
+            else:
+                tasks = ", ".join(t["state"] for t in status.get("tasks", [])) or "no tasks"
+                self.stdout.write(f"{connector.name}: {status['connector']['state']} ({tasks})")
+        elif action == "delete":
+            deleted = client.delete(connector.name)
+            self.stdout.write(f"{connector.name}: {'deleted' if deleted else 'absent'}")

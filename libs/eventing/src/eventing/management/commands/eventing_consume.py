@@ -1,0 +1,46 @@
+"""``manage.py eventing_consume --group <service>.<purpose>``: run a consumer until SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from eventing.consumer.kafka import build_runner
+from eventing.consumer.registry import registry
+from eventing.exceptions import EventingError
+from eventing.startup import startup
+
+logger = logging.getLogger(__name__)
+
+
+class Command(BaseCommand):
+    help = (
+        "Consume the topics of this service's handlers as consumer group GROUP: apply each "
+        "event once (inbox), retry failures with backoff, dead-letter what cannot be handled. "
+        "SIGTERM/SIGINT: finish the batch in hand, commit, exit."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--group", required=True, help="Kafka consumer group, e.g. points.read-model")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        group = options["group"]
+        handlers = registry.for_group(group)
+        if not handlers.all():
+            raise CommandError(f"No handlers registered for group {group!r}")
+        try:
+            startup()
+        except EventingError as exc:
+            raise CommandError(f"Start-up failed: {exc}") from exc
+        runner = build_runner(group, handlers)
+
+        def request_stop(signum: int, _frame: Any) -> None:
+            logger.info("signal %s: stopping after the batch in hand", signal.Signals(signum).name)
+            runner.stop()
+
+        signal.signal(signal.SIGTERM, request_stop)
+        signal.signal(signal.SIGINT, request_stop)
+        runner.run()

@@ -1,0 +1,8 @@
+"""Models of the eventing app (defined in the outbox and inbox packages)."""
+
+from __future__ import annotations
+
+from eventing.inbox.models import ConsumerStatus, InboxEntry, InboxStatus
+from eventing.outbox.models import Heartbeat, OutboxEvent
+
+__all__ = ["ConsumerStatus", "Heartbeat", "InboxEntry", "InboxStatus", "OutboxEvent"]

@@ -1,0 +1,63 @@
+"""W3C trace context (``traceparent``) propagated through the outbox and the consumers.
+
+A request's ``traceparent`` header (see :class:`eventing.middleware.TraceContextMiddleware`)
+or the event being handled sets the current context; ``publish()`` writes a child
+``traceparent`` into the outbox row, Debezium carries it as a Kafka header, and the consumer
+makes it current again while the handler runs. If OpenTelemetry is installed and a span is
+active, its context wins. No context is invented when none exists.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import secrets
+from collections.abc import Iterator
+from contextvars import ContextVar
+
+_TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
+_current: ContextVar[str | None] = ContextVar("eventing_traceparent", default=None)
+
+
+def parse(value: str | None) -> tuple[str, str, str] | None:
+    """(trace id, parent id, flags) of a valid version-00 traceparent, else None."""
+    if not value:
+        return None
+    match = _TRACEPARENT.match(value.strip().lower())
+    if match is None or set(match.group(1)) == {"0"} or set(match.group(2)) == {"0"}:
+        return None
+    return match.group(1), match.group(2), match.group(3)
+
+
+def child_of(value: str | None) -> str | None:
+    """A traceparent for a new span in the same trace as ``value`` (None if invalid)."""
+    parsed = parse(value)
+    if parsed is None:
+        return None
+    trace_id, _, flags = parsed
+    return f"00-{trace_id}-{secrets.token_hex(8)}-{flags}"
+
+
+def _from_opentelemetry() -> str | None:
+    try:
+        from opentelemetry import propagate  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier.get("traceparent")
+
+
+def current_traceparent() -> str | None:
+    """The traceparent to attach to an event published now, or None."""
+    return _from_opentelemetry() or child_of(_current.get())
+
+
+@contextlib.contextmanager
+def trace_context(traceparent: str | None) -> Iterator[None]:
+    """Make ``traceparent`` the current trace context inside the block (if valid)."""
+    token = _current.set(traceparent if parse(traceparent) else None)
+    try:
+        yield
+    finally:
+        _current.reset(token)

@@ -1,0 +1,108 @@
+"""The outbox write path against PostgreSQL (no Kafka needed)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from django.db import connection, transaction
+
+from eventing import publish
+from eventing.exceptions import NotInTransaction, SchemaNotRegistered
+from eventing.outbox.models import OutboxEvent
+from eventing.runtime import use_registry
+from eventing.testing import captured_outbox
+from eventing.tracing import trace_context
+from tests.testapp.events import ACCOUNT_STATE
+from tests.testapp.models import Account
+from tests.testapp.services import account_open, account_state
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def test_committed_change_writes_one_event_with_cloudevents_attributes(fake_registry) -> None:
+    # When an account is opened (domain row + event in one transaction)
+    with captured_outbox() as events:
+        account = account_open(owner="Bart", balance=10)
+    # Then exactly one event describes it
+    (event,) = events
+    assert event.type == "account_state"
+    assert event.topic == "eventing_tests_account_events"
+    assert event.key == str(account.id)
+    assert event.source == "/eventing-tests"
+    assert event.headers["ce_specversion"] == "1.0"
+    assert event.headers["content-type"] == "application/avro"
+    assert event.headers["ce_dataschema"].endswith(f"/schemas/ids/{fake_registry.lookup(ACCOUNT_STATE.subject, _schema_text())}")
+    datetime.strptime(event.headers["ce_time"], "%Y-%m-%dT%H:%M:%S.%fZ")
+    assert event.data["id"] == account.id
+    assert event.data["owner"] == "Bart"
+    assert event.data["version"] == 1
+
+
+def _schema_text() -> str:
+    import json
+
+    from eventing.conf import eventing_settings
+    from eventing.serialization.avro import canonical_json
+
+    return canonical_json(json.dumps(ACCOUNT_STATE.load_schema(eventing_settings.schema_root())))
+
+
+def test_rolled_back_change_writes_no_event(fake_registry) -> None:
+    with captured_outbox() as events:
+        with pytest.raises(RuntimeError), transaction.atomic():
+            account_open(owner="Lisa")
+            raise RuntimeError("the request failed after the write")
+    assert events == []
+    assert not Account.objects.filter(owner="Lisa").exists()
+
+
+def test_outbox_stays_empty_when_rows_are_deleted_in_the_same_transaction(fake_registry) -> None:
+    # Given the default: delete after insert (Debezium reads the insert from the WAL)
+    for i in range(5):
+        account_open(owner=f"owner-{i}")
+    assert OutboxEvent.objects.count() == 0
+
+
+def test_publish_outside_a_transaction_is_refused(fake_registry) -> None:
+    data = {"id": uuid.uuid4(), "owner": "x", "balance": 0, "opened_at": datetime.now(UTC), "version": 1}
+    assert not connection.in_atomic_block
+    with pytest.raises(NotInTransaction):
+        publish(ACCOUNT_STATE, data)
+
+
+def test_publish_before_schemas_are_resolved_fails_loudly() -> None:
+    use_registry(None)  # nothing resolved in this process
+    data = {"id": uuid.uuid4(), "owner": "x", "balance": 0, "opened_at": datetime.now(UTC), "version": 1}
+    with pytest.raises(SchemaNotRegistered), transaction.atomic():
+        publish(ACCOUNT_STATE, data)
+
+
+def test_publish_makes_no_registry_call(fake_registry) -> None:
+    # Given schemas resolved at start-up, a registry that would fail every call
+    def refuse(*args: object) -> None:
+        raise AssertionError("registry called inside the transaction")
+
+    fake_registry.register = refuse  # type: ignore[method-assign]
+    fake_registry.lookup = refuse  # type: ignore[method-assign]
+    fake_registry.get_schema = refuse  # type: ignore[method-assign]
+    # Then publishing still works
+    account_open(owner="Maggie")
+
+
+def test_event_carries_the_callers_trace_context(fake_registry) -> None:
+    parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    with captured_outbox() as events, trace_context(parent):
+        account_open(owner="Homer")
+    traceparent = events[0].headers["traceparent"]
+    assert traceparent.split("-")[1] == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert traceparent.split("-")[2] != "00f067aa0ba902b7"
+
+
+def test_payload_uses_database_state_of_the_saved_model(fake_registry) -> None:
+    with captured_outbox() as events, transaction.atomic():
+        account = Account.objects.create(owner="Ned", opened_at=datetime.now(UTC))
+        account.refresh_from_db()
+        publish(ACCOUNT_STATE, account_state(account))
+    assert events[0].data["opened_at"] == account.opened_at

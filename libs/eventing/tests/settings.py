@@ -1,0 +1,52 @@
+"""Django settings for the eventing library's own tests."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+HERE = Path(__file__).resolve().parent
+
+_db = urlsplit(os.environ.get("EVENTING_TEST_DATABASE_URL", "postgresql://postgres:postgres@127.0.0.1:5432/eventing_tests"))
+
+SECRET_KEY = "eventing-tests-not-secret"
+DEBUG = False
+USE_TZ = True
+TIME_ZONE = "UTC"
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "eventing",
+    "tests.testapp",
+]
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": _db.path.lstrip("/"),
+        "USER": _db.username or "postgres",
+        "PASSWORD": _db.password or "",
+        "HOST": _db.hostname or "127.0.0.1",
+        "PORT": _db.port or 5432,
+    }
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+EVENTING = {
+    "SOURCE": "/eventing-tests",
+    "SCHEMA_ROOT": str(HERE / "schemas"),
+    "KAFKA_BOOTSTRAP_SERVERS": os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+    "SCHEMA_REGISTRY_URL": os.environ.get(
+        "SCHEMA_REGISTRY_URL", "http://127.0.0.1:8081/apis/ccompat/v7"
+    ),
+    "CONNECT_URL": os.environ.get("CONNECT_URL", "http://127.0.0.1:8083"),
+    "CONSUMER_BACKOFF_INITIAL": 0.05,
+    "CONSUMER_BACKOFF_MAX": 0.2,
+    "CONSUMER_MAX_ATTEMPTS": 3,
+    "CONSUMER_POLL_TIMEOUT": 0.1,
+}
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"eventing": {"handlers": ["console"], "level": "WARNING"}},
+}

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import pytest
+
+from eventing.connect.debezium import DatabaseEndpoint, outbox_connector, table_capture_connector
+
+pytestmark = pytest.mark.unit
+
+DB = DatabaseEndpoint(host="127.0.0.1", port=5432, dbname="customer", user="postgres", password="pw")
+
+
+def test_outbox_connector_routes_by_topic_column_and_places_cloudevents_headers() -> None:
+    config = outbox_connector("customers-outbox", DB).config
+    assert config["transforms.outbox.type"] == "io.debezium.transforms.outbox.EventRouter"
+    assert config["transforms.outbox.route.by.field"] == "topic"
+    assert config["transforms.outbox.route.topic.replacement"] == "${routedByValue}"
+    placement = config["transforms.outbox.table.fields.additional.placement"].split(",")
+    for header in ("ce_id", "ce_type", "ce_source", "ce_time", "ce_specversion", "content-type", "traceparent"):
+        assert any(p.endswith(f":header:{header}") for p in placement), header
+    assert config["value.converter"] == "io.debezium.converters.BinaryDataConverter"
+    assert config["tombstones.on.delete"] == "false"
+
+
+def test_every_connector_has_a_heartbeat_that_writes_the_database() -> None:
+    for connector in (
+        outbox_connector("a-outbox", DB),
+        table_capture_connector("a-cdc", DB, tables=["public.t"], topic="private_t", registry_url="http://r"),
+    ):
+        assert int(connector.config["heartbeat.interval.ms"]) > 0
+        assert "eventing_heartbeat" in connector.config["heartbeat.action.query"]
+        assert "public.eventing_heartbeat" in connector.config["table.include.list"]
+        # ...and the heartbeat table's change records never reach a topic
+        assert "dropHeartbeats" in connector.config["transforms"].split(",")
+
+
+def test_slot_and_publication_names_are_safe_identifiers() -> None:
+    config = outbox_connector("Orders-Outbox.v2", DB).config
+    assert config["slot.name"] == "orders_outbox_v2"
+    assert config["publication.name"] == "orders_outbox_v2_pub"
+
+
+def test_table_capture_flattens_and_routes_to_one_topic() -> None:
+    config = table_capture_connector(
+        "orders-cdc", DB, tables=["public.orders_order"], topic="private_orders_order_cdc", registry_url="http://r/apis/registry/v2"
+    ).config
+    assert config["transforms.route.replacement"] == "private_orders_order_cdc"
+    assert config["transforms.unwrap.type"] == "io.debezium.transforms.ExtractNewRecordState"
+    assert "lsn" in config["transforms.unwrap.add.fields"]
+    assert config["value.converter.apicurio.registry.url"] == "http://r/apis/registry/v2"
