@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
 HERE = Path(__file__).resolve().parent
+
+# One topic per test session (inherited by consumer subprocesses), so runs against a
+# persistent Kafka never see each other's events.
+os.environ.setdefault("EVENTING_TESTS_TOPIC", f"eventing_tests_accounts_{uuid.uuid4().hex[:8]}")
 
 _db = urlsplit(os.environ.get("EVENTING_TEST_DATABASE_URL", "postgresql://postgres:postgres@127.0.0.1:5432/eventing_tests"))
 
@@ -43,6 +48,7 @@ EVENTING = {
     "CONSUMER_BACKOFF_MAX": 0.2,
     "CONSUMER_MAX_ATTEMPTS": 3,
     "CONSUMER_POLL_TIMEOUT": 0.1,
+    "CONSUMER_BATCH_SIZE": int(os.environ.get("EVENTING_TEST_BATCH_SIZE", "500")),
 }
 LOGGING = {
     "version": 1,

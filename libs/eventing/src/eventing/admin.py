@@ -1,4 +1,8 @@
-"""Read-only admin views of the outbox, the inbox and consumer statuses."""
+"""Read-only admin views of the outbox and consumer statuses.
+
+The inbox is not listed: Django 5.2's admin cannot show models with a composite primary
+key (the inbox's ``(consumer_group, event_id)``).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from eventing.inbox.models import ConsumerStatus, InboxEntry
+from eventing.inbox.models import ConsumerStatus
 from eventing.outbox.models import OutboxEvent
 
 
@@ -27,13 +31,6 @@ class OutboxEventAdmin(ReadOnlyAdmin):
     list_filter = ("type", "topic")
     search_fields = ("id", "key")
     exclude = ("payload",)
-
-
-@admin.register(InboxEntry)
-class InboxEntryAdmin(ReadOnlyAdmin):
-    list_display = ("event_id", "consumer_group", "status", "topic", "partition", "offset", "processed_at")
-    list_filter = ("consumer_group", "status", "topic")
-    search_fields = ("event_id",)
 
 
 @admin.register(ConsumerStatus)

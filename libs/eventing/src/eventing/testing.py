@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import threading
+import time
 import uuid
 import zlib
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +39,7 @@ from eventing.serialization.avro import AvroCodec
 from eventing.serialization.registry import InMemorySchemaRegistry
 
 __all__ = [
+    "eventually",
     "InMemoryBroker",
     "InMemoryConsumer",
     "InMemoryMessage",
@@ -48,6 +51,24 @@ __all__ = [
     "in_memory_registry",
     "make_event",
 ]
+
+
+def eventually(
+    condition: Callable[[], Any], *, timeout: float = 30.0, interval: float = 0.1, what: str = ""
+) -> Any:
+    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds.
+
+    For asserting on eventually consistent state in tests: never wait a fixed time.
+    """
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while True:
+        last = condition()
+        if last:
+            return last
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}: last={last!r}")
+        threading.Event().wait(interval)
 
 
 @contextlib.contextmanager

@@ -28,7 +28,7 @@ def test_committed_change_writes_one_event_with_cloudevents_attributes(fake_regi
     # Then exactly one event describes it
     (event,) = events
     assert event.type == "account_state"
-    assert event.topic == "eventing_tests_account_events"
+    assert event.topic == ACCOUNT_STATE.topic
     assert event.key == str(account.id)
     assert event.source == "/eventing-tests"
     assert event.headers["ce_specversion"] == "1.0"

@@ -207,8 +207,7 @@ def test_shutdown_commits_what_was_applied_and_closes(fake_registry, broker) -> 
     for _ in range(5):
         cloudevent_message(broker, ACCOUNT_STATE, state(uuid.uuid4()))
     runner.run_once()
-    runner.stop()
-    runner.run()  # stop already requested: only the shutdown path runs
+    runner.close()
     assert consumer.closed
     assert committed(broker) == 5
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 from eventing import declare
 
 ACCOUNT_STATE = declare(
     "account_state",
-    topic="eventing_tests_account_events",
+    topic=os.environ["EVENTING_TESTS_TOPIC"],
     schema="testapp/AccountState.avsc",
 )

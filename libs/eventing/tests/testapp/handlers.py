@@ -20,4 +20,4 @@ def project_account(event: Event) -> None:
         row.save()
 
 
-handler(ACCOUNT_STATE, group="tests")(project_account)
+handler(ACCOUNT_STATE)(project_account)

@@ -17,6 +17,8 @@ from eventing.consumer.runner import ConsumerRunner, RunnerConfig
 from eventing.runtime import get_codec
 
 logger = logging.getLogger(__name__)
+#: librdkafka's own log lines (connection failures, rebalances) go through Python logging.
+kafka_logger = logging.getLogger("eventing.kafka.client")
 
 
 def runner_config() -> RunnerConfig:
@@ -93,8 +95,8 @@ def build_runner(
     return ConsumerRunner(
         group=group,
         handlers=handlers,
-        consumer=Consumer(consumer_config(group, **(consumer_overrides or {}))),
-        producer=Producer(producer_config()),
+        consumer=Consumer(consumer_config(group, **(consumer_overrides or {})), logger=kafka_logger),
+        producer=Producer(producer_config(), logger=kafka_logger),
         codec=get_codec(),
         config=config or runner_config(),
         status_reporter=record_status,

@@ -209,16 +209,20 @@ class ConsumerRunner:
 
     def run(self) -> None:
         """Subscribe and loop until stopped; always commits and closes on the way out."""
+        self.subscribe()
+        try:
+            while not self._stop.is_set():
+                self.run_once()
+        finally:
+            self.close()
+
+    def subscribe(self) -> None:
+        """Join the group for the handlers' topics (rebalance callbacks commit and forget)."""
         topics = self.handlers.topics()
         logger.info("consumer starting", extra={"group": self.group, "topics": topics})
         self.consumer.subscribe(
             topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
         )
-        try:
-            while not self._stop.is_set():
-                self.run_once()
-        finally:
-            self._shutdown()
 
     def run_once(self) -> None:
         """One iteration: poll, apply, retry due keys, commit, report."""
@@ -488,7 +492,8 @@ class ConsumerRunner:
             except Exception as exc:
                 logger.warning("inbox purge failed: %s", exc, extra={"group": self.group})
 
-    def _shutdown(self) -> None:
+    def close(self) -> None:
+        """Commit what is finished and leave the group (held events will be redelivered)."""
         try:
             self._commit(asynchronous=False)
         finally:

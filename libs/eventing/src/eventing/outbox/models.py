@@ -38,8 +38,9 @@ class OutboxEvent(models.Model):
     """W3C trace context of the publishing span (header ``traceparent``), if any."""
     payload = models.BinaryField()
     """The event data: magic byte, 4-byte schema id, Avro body."""
-    created_at = models.DateTimeField(db_default=Now())
-    """Insert time; only matters when rows are kept and purged later."""
+    created_at = models.DateTimeField(db_default=models.Func(function="clock_timestamp"))
+    """Insert time (per statement, so it orders events of one transaction); matters only
+    when rows are kept and purged later."""
 
     class Meta:
         db_table = "eventing_outbox"

@@ -23,6 +23,7 @@ from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 from eventing.exceptions import EventingError, IncompatibleSchema, SchemaRegistryUnavailable
+from eventing.serialization.compat import explain
 
 #: Compatibility levels accepted by the Confluent API.
 COMPATIBILITY_LEVELS = frozenset(
@@ -172,8 +173,19 @@ class ConfluentSchemaRegistry(AbstractSchemaRegistry):
         body = response.json()
         if body.get("is_compatible", False):
             return []
-        messages = body.get("messages") or []
-        return [str(m) for m in messages] or ["incompatible (the registry gave no details)"]
+        messages = [str(m) for m in body.get("messages") or []]
+        return messages or self._explain(subject, schema)
+
+    def _explain(self, subject: str, schema: str) -> list[str]:
+        """Field-level reasons, computed locally, when the registry gives none."""
+        try:
+            latest = self._client.get_latest_version(subject)
+            level = self._client.get_compatibility(subject)
+        except Exception:  # the explanation is best effort; the verdict stands
+            return ["incompatible (the registry gave no details)"]
+        return explain(str(latest.schema.schema_str), schema, level) or [
+            f"incompatible under {level} (the registry gave no details)"
+        ]
 
     def close(self) -> None:
         self._client.close()

@@ -1,0 +1,296 @@
+"""The library against the real stack: PostgreSQL, Kafka, Apicurio Registry, Debezium.
+
+Requires the stack (`make up`); `make test` starts it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.avro import AvroDeserializer
+from confluent_kafka.serialization import MessageField, SerializationContext
+from django.db import connection, transaction
+
+from eventing import Event
+from eventing.conf import eventing_settings
+from eventing.consumer.kafka import build_runner
+from eventing.consumer.registry import HandlerRegistry
+from eventing.consumer.runner import ConsumerRunner
+from eventing.events import EventType
+from eventing.exceptions import IncompatibleSchema
+from eventing.inbox.models import InboxEntry
+from eventing.runtime import get_codec, runtime
+from eventing.schemas import register
+from eventing.serialization.avro import AvroCodec
+from eventing.serialization.registry import ConfluentSchemaRegistry
+from eventing.testing import eventually
+from tests.integration.conftest import read_until
+from tests.testapp.events import ACCOUNT_STATE
+from tests.testapp.handlers import project_account
+from tests.testapp.models import AccountProjection
+from tests.testapp.services import account_open
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+HERE = Path(__file__).resolve().parent.parent
+
+
+def header_dict(message: Any) -> dict[str, str]:
+    return {k: v.decode() for k, v in (message.headers() or []) if v is not None}
+
+
+# -- producing: outbox -> Debezium -> Kafka -------------------------------------------------
+
+
+def test_outbox_row_becomes_a_cloudevent_on_the_topic(outbox_capture, live_schemas, kafka_reader) -> None:
+    # Given the outbox connector is RUNNING on this database
+    reader = kafka_reader(ACCOUNT_STATE.topic)
+    # When an account is opened (one transaction: row + outbox row)
+    account = account_open(owner="Bart", balance=42)
+    # Then its event arrives keyed by the account id...
+    (message,) = [
+        m for m in read_until(reader, lambda ms: any(m.key() == str(account.id).encode() for m in ms))
+        if m.key() == str(account.id).encode()
+    ]
+    headers = header_dict(message)
+    # ...with CloudEvents binary-mode headers
+    assert headers["ce_specversion"] == "1.0"
+    assert headers["ce_type"] == "account_state"
+    assert headers["ce_source"] == "/eventing-tests"
+    uuid.UUID(headers["ce_id"])
+    datetime.strptime(headers["ce_time"], "%Y-%m-%dT%H:%M:%S.%fZ")
+    assert headers["content-type"] == "application/avro"
+    assert headers["ce_partitionkey"] == str(account.id)
+    # ...and a value that confluent-kafka's own deserializer decodes through the registry
+    client = SchemaRegistryClient({"url": eventing_settings.SCHEMA_REGISTRY_URL})
+    value = AvroDeserializer(client)(message.value(), SerializationContext(message.topic(), MessageField.VALUE))
+    assert value["owner"] == "Bart" and value["balance"] == 42 and value["id"] == account.id
+
+
+def test_rolled_back_transaction_publishes_nothing(outbox_capture, live_schemas, kafka_reader) -> None:
+    reader = kafka_reader(ACCOUNT_STATE.topic)
+    ghost_key = str(uuid.uuid4())
+    # Given a transaction that publishes with key K and then rolls back
+    with pytest.raises(RuntimeError), transaction.atomic():
+        from eventing import publish
+        from tests.testapp.services import account_state
+
+        account = account_open(owner="ghost")
+        publish(ACCOUNT_STATE, account_state(account), key=ghost_key)
+        raise RuntimeError("rollback")
+    # When a later committed event uses the same key (so the same partition, after it)
+    with transaction.atomic():
+        from eventing import publish
+        from tests.testapp.services import account_state
+
+        sentinel = account_open(owner="sentinel")
+        publish(ACCOUNT_STATE, account_state(sentinel), key=ghost_key)
+    messages = read_until(
+        reader, lambda ms: any(header_dict(m).get("ce_partitionkey") == ghost_key for m in ms)
+    )
+    # Then only the committed event exists for that key
+    keyed = [m for m in messages if m.key() == ghost_key.encode()]
+    assert len(keyed) == 1
+    assert AvroCodec(live_schemas).decode(keyed[0].value())["owner"] == "sentinel"
+
+
+# -- schema gate ---------------------------------------------------------------------------
+
+
+def test_incompatible_schema_change_is_rejected_with_the_field_named(tmp_path, real_registry) -> None:
+    topic = f"eventing_tests_compat_{uuid.uuid4().hex[:8]}"
+    v1 = {"type": "record", "name": "Probe", "fields": [{"name": "id", "type": "string"}]}
+    (tmp_path / "v1.avsc").write_text(json.dumps(v1))
+    v2 = {**v1, "fields": [*v1["fields"], {"name": "email", "type": "string"}]}
+    (tmp_path / "v2.avsc").write_text(json.dumps(v2))
+    v3 = {**v1, "fields": [*v1["fields"], {"name": "email", "type": "string", "default": ""}]}
+    (tmp_path / "v3.avsc").write_text(json.dumps(v3))
+    try:
+        # Given v1 registered under BACKWARD compatibility
+        register([EventType("probe", topic, str(tmp_path / "v1.avsc"))], registry=real_registry, compatibility="BACKWARD")
+        # When v2 adds a field without a default
+        with pytest.raises(IncompatibleSchema) as refused:
+            register([EventType("probe", topic, str(tmp_path / "v2.avsc"))], registry=real_registry, compatibility="BACKWARD")
+        # Then it is refused, naming the field and what broke
+        assert any("'email'" in m and "BACKWARD" in m for m in refused.value.messages)
+        # And a compatible change (with a default) is accepted as a new version
+        (accepted,) = register([EventType("probe", topic, str(tmp_path / "v3.avsc"))], registry=real_registry, compatibility="BACKWARD")
+        assert accepted.schema_id > 0
+    finally:
+        SchemaRegistryClient({"url": eventing_settings.SCHEMA_REGISTRY_URL}).delete_subject(f"{topic}-value")
+
+
+# -- consuming from real Kafka -----------------------------------------------------------------
+
+
+def fresh_event_type() -> EventType:
+    """The account contract on a topic of its own (this test's topic)."""
+    return EventType("account_state", f"eventing_tests_consume_{uuid.uuid4().hex[:8]}", ACCOUNT_STATE.schema, owned=False)
+
+
+def account_data(account_id: uuid.UUID, **overrides: Any) -> dict[str, Any]:
+    return {"id": account_id, "owner": "o", "balance": 0, "opened_at": datetime.now(UTC), "version": 1, **overrides}
+
+
+class CloudEventProducer:
+    """Produces CloudEvents to real Kafka as the outbox connector would."""
+
+    def __init__(self, event_type: EventType, registry: ConfluentSchemaRegistry) -> None:
+        self.event_type = event_type
+        (self.resolved,) = register([event_type], registry=registry)
+        self.producer = Producer(eventing_settings.kafka_config())
+
+    def send(self, data: dict[str, Any], *, event_id: str | None = None, value: bytes | None = None) -> str:
+        event_id = event_id or str(uuid.uuid4())
+        self.producer.produce(
+            self.event_type.topic,
+            key=str(data["id"]).encode(),
+            value=value if value is not None else AvroCodec.encode(self.resolved.schema_id, self.resolved.parsed, data),
+            headers=[("ce_id", event_id.encode()), ("ce_type", b"account_state"), ("ce_specversion", b"1.0"),
+                     ("ce_source", b"/tests"), ("content-type", b"application/avro")],
+        )
+        self.producer.flush(10)
+        return event_id
+
+
+def runner_for(event_type: EventType, handle: Callable[[Event], None]) -> ConsumerRunner:
+    handlers = HandlerRegistry()
+    handlers.handler(event_type)(handle)
+    runner = build_runner(f"tests.{event_type.topic}", handlers)
+    runner.subscribe()
+    return runner
+
+
+def run_until(runner: ConsumerRunner, condition: Callable[[], Any], *, timeout: float = 60.0) -> None:
+    def step() -> Any:
+        runner.run_once()
+        return condition()
+
+    try:
+        eventually(step, timeout=timeout, interval=0)
+    finally:
+        runner.run_once()
+
+
+def test_duplicate_delivery_through_kafka_is_applied_once(live_schemas) -> None:
+    event_type = fresh_event_type()
+    producer = CloudEventProducer(event_type, live_schemas)
+    account_id = uuid.uuid4()
+    # Given the same event delivered twice (as after a Connect restart)
+    event_id = producer.send(account_data(account_id, balance=9))
+    producer.send(account_data(account_id, balance=9), event_id=event_id)
+    runner = runner_for(event_type, project_account)
+    try:
+        run_until(runner, lambda: runner.counters.applied + runner.counters.duplicates >= 2)
+    finally:
+        runner.close()
+    # Then it changed the read model once
+    assert runner.counters.applied == 1 and runner.counters.duplicates == 1
+    assert AccountProjection.objects.get(account_id=account_id).applications == 1
+
+
+def test_poison_goes_to_dead_letter_topic_and_the_next_event_is_applied(live_schemas, kafka_reader) -> None:
+    event_type = fresh_event_type()
+    producer = CloudEventProducer(event_type, live_schemas)
+    account_id = uuid.uuid4()
+    poison_id = producer.send(account_data(account_id), value=b"\x00\x00\x00\x00\x01not-avro")
+    producer.send(account_data(account_id, version=2, owner="after-poison"))
+    runner = runner_for(event_type, project_account)
+    try:
+        run_until(runner, lambda: AccountProjection.objects.filter(account_id=account_id).exists())
+    finally:
+        runner.close()
+    assert AccountProjection.objects.get(account_id=account_id).owner == "after-poison"
+    dlt = kafka_reader(f"tests.{event_type.topic}.{event_type.topic}.dlt")
+    (dead,) = read_until(dlt, lambda ms: len(ms) >= 1)
+    headers = header_dict(dead)
+    assert headers["ce_id"] == poison_id
+    assert headers["dlt.reason"] == "undecodable"
+    assert headers["dlt.original.topic"] == event_type.topic
+    assert "dlt.exception.message" in headers and "dlt.failed_at" in headers
+
+
+def test_failing_handler_is_retried_then_succeeds(live_schemas) -> None:
+    event_type = fresh_event_type()
+    producer = CloudEventProducer(event_type, live_schemas)
+    account_id = uuid.uuid4()
+    producer.send(account_data(account_id))
+    attempts = {"n": 0}
+
+    def flaky(event: Event) -> None:
+        attempts["n"] += 1
+        if attempts["n"] < 3:
+            raise ConnectionError("downstream not ready")
+        project_account(event)
+
+    runner = runner_for(event_type, flaky)
+    try:
+        run_until(runner, lambda: AccountProjection.objects.filter(account_id=account_id).exists())
+    finally:
+        runner.close()
+    assert attempts["n"] == 3
+    assert runner.counters.dead_lettered == 0
+
+
+def test_sigterm_mid_stream_loses_nothing_and_applies_nothing_twice(live_schemas) -> None:
+    # Given many events on the session topic
+    producer = CloudEventProducer(ACCOUNT_STATE, live_schemas)
+    total = 20_000
+    ids = [uuid.uuid4() for _ in range(total)]
+    for account_id in ids:
+        producer.producer.produce(
+            ACCOUNT_STATE.topic,
+            key=str(account_id).encode(),
+            value=AvroCodec.encode(producer.resolved.schema_id, producer.resolved.parsed, account_data(account_id)),
+            headers=[("ce_id", str(uuid.uuid4()).encode()), ("ce_type", b"account_state")],
+        )
+        producer.producer.poll(0)
+    producer.producer.flush(30)
+    group = f"tests.sigterm.{uuid.uuid4().hex[:8]}"
+    env = {
+        **os.environ,
+        "EVENTING_TEST_DATABASE_URL": _test_database_url(),
+        "EVENTING_TEST_BATCH_SIZE": "20",  # many small transactions: SIGTERM lands mid-stream
+        "PYTHONPATH": str(HERE.parent),
+    }
+    command = [sys.executable, "-m", "django", "eventing_consume", "--group", group, "--settings", "tests.settings"]
+
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(command, env=env, cwd=HERE.parent, stderr=subprocess.PIPE)
+
+    # When a consumer is stopped with SIGTERM while it is working through them
+    first = start()
+    eventually(lambda: AccountProjection.objects.count() > 0, timeout=60, what="the consumer to start applying")
+    first.send_signal(signal.SIGTERM)
+    _, stderr = first.communicate(timeout=60)
+    assert first.returncode == 0, stderr.decode()[-2000:]
+    applied_before_restart = AccountProjection.objects.count()
+    # ...and a new one takes over
+    second = start()
+    try:
+        eventually(lambda: AccountProjection.objects.count() == total, timeout=120, what="all events applied")
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.communicate(timeout=60)
+    # Then every event was applied exactly once
+    assert 0 < applied_before_restart < total
+    assert AccountProjection.objects.filter(account_id__in=ids).count() == total
+    assert not AccountProjection.objects.filter(applications__gt=1).exists()
+    assert InboxEntry.objects.filter(consumer_group=group).count() == total
+
+
+def _test_database_url() -> str:
+    s = connection.settings_dict
+    return f"postgresql://{s['USER']}:{s['PASSWORD']}@{s['HOST']}:{s['PORT']}/{s['NAME']}"

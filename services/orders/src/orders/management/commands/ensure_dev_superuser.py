@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+
+class Command(BaseCommand):
+    help = (
+        "Development only: make sure the superuser DEV_SUPERUSER_USERNAME / "
+        "DEV_SUPERUSER_PASSWORD (default root / P@ssw0rd1) exists and can log in. "
+        "Refuses with DJANGO_ENV=production."
+    )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if settings.DJANGO_ENV != "development":
+            raise CommandError(
+                "Refusing to create the development superuser with "
+                f"DJANGO_ENV={settings.DJANGO_ENV}; "
+                "create production accounts with `manage.py createsuperuser`."
+            )
+        username = settings.DEV_SUPERUSER_USERNAME
+        password = settings.DEV_SUPERUSER_PASSWORD
+        user_model = get_user_model()
+        user, created = user_model._default_manager.get_or_create(
+            **{user_model.USERNAME_FIELD: username},
+            defaults={"is_staff": True, "is_superuser": True, "is_active": True},
+        )
+        changed = created
+        if not (user.is_staff and user.is_superuser and user.is_active):
+            user.is_staff = user.is_superuser = user.is_active = True
+            changed = True
+        if not user.check_password(password):
+            user.set_password(password)
+            changed = True
+        if changed:
+            user.save()
+        state = "created" if created else ("updated" if changed else "already present")
+        self.stdout.write(f"Development superuser {username!r} {state}.")
