@@ -38,13 +38,17 @@ def child_of(value: str | None) -> str | None:
     return f"00-{trace_id}-{secrets.token_hex(8)}-{flags}"
 
 
+try:  # resolved once: a failing import on every publish would cost ~80 us each time
+    from opentelemetry import propagate as _otel_propagate  # type: ignore[import-not-found]
+except ImportError:
+    _otel_propagate = None
+
+
 def _from_opentelemetry() -> str | None:
-    try:
-        from opentelemetry import propagate  # type: ignore[import-not-found]
-    except ImportError:
+    if _otel_propagate is None:
         return None
     carrier: dict[str, str] = {}
-    propagate.inject(carrier)
+    _otel_propagate.inject(carrier)
     return carrier.get("traceparent")
 
 

@@ -47,3 +47,6 @@ def test_table_capture_flattens_and_routes_to_one_topic() -> None:
     assert config["transforms.unwrap.type"] == "io.debezium.transforms.ExtractNewRecordState"
     assert "lsn" in config["transforms.unwrap.add.fields"]
     assert config["value.converter.apicurio.registry.url"] == "http://r/apis/registry/v2"
+    # Confluent framing with content ids: what Python's deserializer resolves via /schemas/ids/
+    assert config["value.converter.apicurio.registry.as-confluent"] == "true"
+    assert config["value.converter.apicurio.registry.use-id"] == "contentId"
