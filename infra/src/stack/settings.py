@@ -46,8 +46,11 @@ PORTS: dict[str, PortSpec] = {
     "registry": PortSpec("SCHEMA_REGISTRY_PORT", 8081, "SCHEMA_REGISTRY_URL"),
     "registry-management": PortSpec("SCHEMA_REGISTRY_MANAGEMENT_PORT", 8091, "SCHEMA_REGISTRY_URL"),
     "connect": PortSpec("CONNECT_PORT", 8083, "CONNECT_URL"),
+    "customers": PortSpec("CUSTOMERS_PORT", 8001),
+    "orders": PortSpec("ORDERS_PORT", 8002),
+    "points": PortSpec("POINTS_PORT", 8003),
 }
-"""Ports of the infrastructure components, by name. Service components add their own."""
+"""Ports of every component we listen with, by name."""
 
 
 @dataclass(frozen=True)

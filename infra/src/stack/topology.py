@@ -25,7 +25,7 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
-from stack import connect, jvm, kafka, postgres, schema_registry
+from stack import connect, jvm, kafka, postgres, schema_registry, services
 from stack.executor import Component, ExternalComponent, PortBinding, ProcessComponent
 from stack.install import MavenDistribution, PostgresBinaries
 from stack.probes import AllProbes, HttpProbe, KafkaProbe, PostgresProbe
@@ -33,8 +33,8 @@ from stack.settings import LOOPBACK, Settings
 
 
 def build(s: Settings) -> list[Component]:
-    """Every component for settings ``s``, in dependency order."""
-    return [_postgres(s), _kafka(s), _registry(s), _connect(s)]
+    """Every component for settings ``s``, in dependency order: servers, then services."""
+    return [_postgres(s), _kafka(s), _registry(s), _connect(s), *services.components(s)]
 
 
 def _postgres(s: Settings) -> Component:

@@ -288,7 +288,7 @@ def test_health_is_ok_without_credentials(anonymous_api: APIClient) -> None:
 def test_health_is_503_when_the_database_fails(
     anonymous_api: APIClient, monkeypatch: pytest.MonkeyPatch, settings: Any
 ) -> None:
-    settings.HEALTH_CHECKS = [f"{SERVICE}_site.health.check_database"]
+    settings.HEALTH_CHECKS = ["eventing.health.check_database"]
     def unreachable(*args: Any, **kwargs: Any) -> Any:
         raise OperationalError("connection refused")
 
@@ -310,7 +310,7 @@ def test_health_runs_the_configured_checks(
     anonymous_api: APIClient, settings: Any
 ) -> None:
     settings.HEALTH_CHECKS = [
-        f"{SERVICE}_site.health.check_database",
+        "eventing.health.check_database",
         "tests.test_site.check_failing",
     ]
 

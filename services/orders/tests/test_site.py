@@ -280,7 +280,7 @@ def test_health_is_ok_without_credentials(
     anonymous_api: APIClient, settings: Any
 ) -> None:
     # Only the database: Kafka, the registry and the consumer are checked in e2e tests.
-    settings.HEALTH_CHECKS = [f"{SERVICE}_site.health.check_database"]
+    settings.HEALTH_CHECKS = ["eventing.health.check_database"]
     response = anonymous_api.get("/health/")
 
     assert response.status_code == 200
@@ -303,7 +303,7 @@ def test_health_is_503_when_no_consumer_has_reported(anonymous_api: APIClient) -
 def test_health_is_503_when_the_database_fails(
     anonymous_api: APIClient, monkeypatch: pytest.MonkeyPatch, settings: Any
 ) -> None:
-    settings.HEALTH_CHECKS = [f"{SERVICE}_site.health.check_database"]
+    settings.HEALTH_CHECKS = ["eventing.health.check_database"]
     def unreachable(*args: Any, **kwargs: Any) -> Any:
         raise OperationalError("connection refused")
 
@@ -325,7 +325,7 @@ def test_health_runs_the_configured_checks(
     anonymous_api: APIClient, settings: Any
 ) -> None:
     settings.HEALTH_CHECKS = [
-        f"{SERVICE}_site.health.check_database",
+        "eventing.health.check_database",
         "tests.test_site.check_failing",
     ]
 

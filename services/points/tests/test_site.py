@@ -280,7 +280,7 @@ def test_health_is_ok_without_credentials(
     anonymous_api: APIClient, settings: Any
 ) -> None:
     # Only the database: Kafka, the registry and the consumer are checked in e2e tests.
-    settings.HEALTH_CHECKS = [f"{SERVICE}_site.health.check_database"]
+    settings.HEALTH_CHECKS = ["eventing.health.check_database"]
     response = anonymous_api.get("/health/")
 
     assert response.status_code == 200
@@ -303,7 +303,7 @@ def test_health_is_503_when_no_consumer_has_reported(anonymous_api: APIClient) -
 def test_health_is_503_when_the_database_fails(
     anonymous_api: APIClient, monkeypatch: pytest.MonkeyPatch, settings: Any
 ) -> None:
-    settings.HEALTH_CHECKS = [f"{SERVICE}_site.health.check_database"]
+    settings.HEALTH_CHECKS = ["eventing.health.check_database"]
     def unreachable(*args: Any, **kwargs: Any) -> Any:
         raise OperationalError("connection refused")
 
@@ -325,7 +325,7 @@ def test_health_runs_the_configured_checks(
     anonymous_api: APIClient, settings: Any
 ) -> None:
     settings.HEALTH_CHECKS = [
-        f"{SERVICE}_site.health.check_database",
+        "eventing.health.check_database",
         "tests.test_site.check_failing",
     ]
 
@@ -458,3 +458,14 @@ def test_ensure_dev_superuser_refuses_in_production(settings: Any) -> None:
         call_command("ensure_dev_superuser")
 
     assert not get_user_model().objects.filter(username="root").exists()
+
+
+@pytest.mark.integration
+@pytest.mark.django_db
+def test_health_can_run_a_subset_of_its_checks(anonymous_api: APIClient) -> None:
+    # The consumer has not reported, but a readiness probe of the web process asks only
+    # for the database.
+    response = anonymous_api.get("/health/?only=database")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "checks": {"database": "ok"}}

@@ -50,6 +50,12 @@ DEFAULTS: dict[str, Any] = {
     "CONSUMER_MAX_PENDING": 10_000,
     # Seconds the consumer may take to finish in-flight work after SIGTERM before it exits.
     "CONSUMER_SHUTDOWN_TIMEOUT": 30.0,
+    # Create missing source and dead-letter topics when a consumer starts (else the broker's
+    # auto-creation, or an operator, must have made them).
+    "CREATE_TOPICS": True,
+    # Partitions and replication factor of topics the library creates (-1: broker default).
+    "TOPIC_PARTITIONS": 3,
+    "TOPIC_REPLICATION_FACTOR": -1,
     # Dead-letter topic name; {group} and {topic} are substituted.
     "DEAD_LETTER_TOPIC": "{group}.{topic}.dlt",
     # Seconds an inbox row (processed event id) is kept; older rows are purged.

@@ -50,3 +50,14 @@ def test_table_capture_flattens_and_routes_to_one_topic() -> None:
     # Confluent framing with content ids: what Python's deserializer resolves via /schemas/ids/
     assert config["value.converter.apicurio.registry.as-confluent"] == "true"
     assert config["value.converter.apicurio.registry.use-id"] == "contentId"
+
+
+def test_table_capture_routes_table_records_but_not_debeziums_own_heartbeats() -> None:
+    import re
+
+    config = table_capture_connector(
+        "orders-cdc", DB, tables=["public.orders_order"], topic="private_orders_order_cdc", registry_url="http://r"
+    ).config
+    route = re.compile(config["transforms.route.regex"])
+    assert route.fullmatch("orders_cdc.public.orders_order")
+    assert not route.fullmatch("__debezium-heartbeat.orders_cdc")

@@ -193,7 +193,7 @@ EVENTING = {
 }
 
 # Callables (or dotted paths) run by GET /health/; each raises to report failure.
-HEALTH_CHECKS = ["customers_site.health.check_database"]
+HEALTH_CHECKS = ["eventing.health.check_database"]
 
 LOG_FORMAT = env_str("LOG_FORMAT", "json").strip().lower()
 if LOG_FORMAT not in {"json", "text"}:

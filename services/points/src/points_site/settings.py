@@ -194,7 +194,7 @@ EVENTING = {
 
 # Callables (or dotted paths) run by GET /health/; each raises to report failure.
 HEALTH_CHECKS = [
-    "points_site.health.check_database",
+    "eventing.health.check_database",
     "eventing.health.check_kafka",
     "eventing.health.check_schema_registry",
     partial(check_consumer, "points.read-model"),

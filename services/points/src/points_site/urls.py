@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from points_site.health import health
+from eventing.health import health
 
 urlpatterns = [
     path("api/", include("points.urls")),

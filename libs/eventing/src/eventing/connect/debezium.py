@@ -185,7 +185,9 @@ def table_capture_connector(
             "transforms.unwrap.delete.tombstone.handling.mode": "rewrite",
             "transforms.unwrap.add.fields": "op,lsn,source.ts_ms",
             "transforms.route.type": "org.apache.kafka.connect.transforms.RegexRouter",
-            "transforms.route.regex": ".*",
+            # Only the tables' topics (<prefix>.<schema>.<table>); Debezium's own heartbeat
+            # records (__debezium-heartbeat.<prefix>) keep their topic.
+            "transforms.route.regex": rf"{re.escape(_slug(name))}\..*",
             "transforms.route.replacement": topic,
         }
     )

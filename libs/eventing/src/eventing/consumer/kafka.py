@@ -48,6 +48,8 @@ def consumer_config(group: str, **overrides: Any) -> dict[str, Any]:
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
             "auto.offset.reset": "earliest",
+            # Notice topics created after subscribing within seconds, not librdkafka's 5 min.
+            "topic.metadata.refresh.interval.ms": 10_000,
             "client.id": f"{group}-{socket.gethostname()}-{os.getpid()}",
             **overrides,
         }
@@ -84,6 +86,44 @@ def record_status(runner: ConsumerRunner) -> None:
     )
 
 
+def ensure_topics(topics: list[str], *, timeout: float = 30.0) -> list[str]:
+    """Create the topics that do not exist yet; return the names created.
+
+    Idempotent and race-safe: a topic created meanwhile by someone else is fine.
+    """
+    from confluent_kafka import KafkaError
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient(eventing_settings.kafka_config())
+    existing = set(admin.list_topics(timeout=timeout).topics)
+    missing = [t for t in topics if t not in existing]
+    if not missing:
+        return []
+    futures = admin.create_topics(
+        [
+            NewTopic(
+                t,
+                num_partitions=int(eventing_settings.TOPIC_PARTITIONS),
+                replication_factor=int(eventing_settings.TOPIC_REPLICATION_FACTOR),
+            )
+            for t in missing
+        ],
+        operation_timeout=timeout,
+    )
+    created = []
+    for topic, future in futures.items():
+        try:
+            future.result(timeout=timeout)
+            created.append(topic)
+        except Exception as exc:
+            error = exc.args[0] if exc.args else None
+            if getattr(error, "code", lambda: None)() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise
+    if created:
+        logger.info("created topics: %s", ", ".join(created))
+    return created
+
+
 def build_runner(
     group: str,
     handlers: HandlerRegistry,
@@ -91,13 +131,23 @@ def build_runner(
     consumer_overrides: dict[str, Any] | None = None,
     config: RunnerConfig | None = None,
 ) -> ConsumerRunner:
-    """A runner wired to real Kafka and the process-wide codec."""
+    """A runner wired to real Kafka and the process-wide codec.
+
+    With ``CREATE_TOPICS`` the source and dead-letter topics are created first, so the
+    subscription is assigned every partition at once.
+    """
+    config = config or runner_config()
+    if eventing_settings.CREATE_TOPICS:
+        sources = handlers.topics()
+        ensure_topics(
+            [*sources, *(config.dead_letter_topic.format(group=group, topic=t) for t in sources)]
+        )
     return ConsumerRunner(
         group=group,
         handlers=handlers,
         consumer=Consumer(consumer_config(group, **(consumer_overrides or {})), logger=kafka_logger),
         producer=Producer(producer_config(), logger=kafka_logger),
         codec=get_codec(),
-        config=config or runner_config(),
+        config=config,
         status_reporter=record_status,
     )

@@ -1,0 +1,152 @@
+"""Faults: components stopped, killed or replayed; every award must still come out exact.
+
+Each test creates its own customers, so the expected awards are known exactly.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from concurrent.futures import ThreadPoolExecutor
+
+import psycopg
+import pytest
+from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+from stack import api
+from stack.settings import Settings
+from stack.testing import eventually
+from tests.helpers.api import Customers, Orders, Points
+
+pytestmark = [pytest.mark.faults, pytest.mark.slow]
+
+PUBLIC_TOPICS = ["public_customer_entity_events", "public_order_entity_events"]
+POINTS_GROUP = "points.read-model"
+
+
+def create_customers_with_orders(customers: Customers, orders: Orders, n: int, tag: str) -> dict[str, float]:
+    """n customers with 1-3 orders each; returns the expected award per customer id."""
+    expected: dict[str, float] = {}
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        ids = list(pool.map(lambda i: customers.create(f"{tag}{i}", "faults")["id"], range(n)))
+        jobs = [(cid, 5 + (i * 11 + j) % 40) for i, cid in enumerate(ids) for j in range(1 + i % 3)]
+        list(pool.map(lambda job: orders.create(*job), jobs))
+    for cid, count in jobs:
+        expected[cid] = expected.get(cid, 0) + count
+    return {cid: total / 42 for cid, total in expected.items()}
+
+
+def assert_awards(points: Points, expected: dict[str, float], timeout: float = 180.0) -> None:
+    def check() -> None:
+        wrong = {cid: (points.award(cid), want) for cid, want in expected.items() if points.award(cid) != want}
+        assert not wrong, f"{len(wrong)} of {len(expected)} awards wrong, e.g. {list(wrong.items())[:3]}"
+
+    eventually(check, timeout=timeout, interval=1.0)
+
+
+def group_lag(settings: Settings, group: str, topics: list[str]) -> int:
+    """Messages the group has not committed yet, over all partitions of ``topics``."""
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap_servers, "group.id": group})
+    try:
+        lag = 0
+        for topic in topics:
+            metadata = consumer.list_topics(topic, timeout=10).topics[topic]
+            partitions = [TopicPartition(topic, p) for p in metadata.partitions]
+            for tp in consumer.committed(partitions, timeout=10):
+                _, high = consumer.get_watermark_offsets(tp, timeout=10)
+                lag += high - max(tp.offset, 0)
+        return lag
+    finally:
+        consumer.close()
+
+
+def test_stack_stopped_and_started_again_keeps_every_award(
+    stack: Settings, customers: Customers, orders: Orders, points: Points
+) -> None:
+    # Given converged awards
+    expected = create_customers_with_orders(customers, orders, 20, "restart")
+    assert_awards(points, expected)
+    # When the whole stack (servers and services) is stopped and started again
+    api.down()
+    api.up()
+    # Then the awards are unchanged
+    assert_awards(points, expected, timeout=60)
+
+
+def test_full_replay_of_the_public_topics_changes_no_award(
+    stack: Settings, customers: Customers, orders: Orders, points: Points
+) -> None:
+    # Given converged awards
+    expected = create_customers_with_orders(customers, orders, 20, "replay")
+    assert_awards(points, expected)
+    # When the points consumer re-reads both topics from the very beginning (every event redelivered)
+    with api.stopped("points-consumer"):
+        admin = AdminClient({"bootstrap.servers": stack.kafka_bootstrap_servers})
+
+        partitions = []
+        for topic in PUBLIC_TOPICS:
+            metadata = admin.list_topics(topic, timeout=10).topics[topic]
+            partitions += [TopicPartition(topic, p, 0) for p in metadata.partitions]
+        eventually(
+            lambda: admin.alter_consumer_group_offsets([ConsumerGroupTopicPartitions(POINTS_GROUP, partitions)])[
+                POINTS_GROUP
+            ].result(timeout=30),
+            timeout=60,
+        )
+    # Then once it has caught up, no award changed (inbox + version guards)
+    def caught_up() -> None:
+        assert group_lag(stack, POINTS_GROUP, PUBLIC_TOPICS) == 0
+
+    eventually(caught_up, timeout=180, interval=1.0)
+    assert_awards(points, expected, timeout=10)
+
+
+def test_consumer_killed_mid_stream_converges_without_double_counting(
+    stack: Settings, customers: Customers, orders: Orders, points: Points
+) -> None:
+    # Given a stream of new orders being applied
+    (consumer,) = [s for s in api.status(["points-consumer"]) if s.pid]
+    before = _read_model_orders(stack)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        future = pool.submit(create_customers_with_orders, customers, orders, 30, "kill")
+
+        def some_new_orders_applied() -> None:
+            assert _read_model_orders(stack) > before
+
+        eventually(some_new_orders_applied, timeout=120)
+        # When the consumer is killed without warning (no graceful shutdown) while they flow
+        os.kill(consumer.pid, signal.SIGKILL)
+        expected = future.result(timeout=300)
+    api.up(["points-consumer"])
+    # Then every award converges exactly
+    assert_awards(points, expected)
+
+
+def _read_model_orders(stack: Settings) -> int:
+    with psycopg.connect(stack.postgres.url("points")) as conn:
+        (count,) = conn.execute("SELECT count(*) FROM points_order").fetchone()  # type: ignore[misc]
+    return int(count)
+
+
+def test_writes_are_accepted_while_kafka_is_down_and_delivered_after(
+    customers: Customers, orders: Orders, points: Points
+) -> None:
+    # Given Kafka is down
+    with api.stopped("kafka"):
+        # When customers and orders are created (the outbox and CDC only need Postgres)
+        customer = customers.create("Offline", "Kafka")
+        orders.create(customer["id"], 21)
+        orders.create(customer["id"], 21)
+    # Then once Kafka is back, the events flow and the award is exact
+    assert_awards(points, {customer["id"]: 1.0}, timeout=240)
+
+
+def test_connect_restart_mid_traffic_loses_nothing(
+    customers: Customers, orders: Orders, points: Points
+) -> None:
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        future = pool.submit(create_customers_with_orders, customers, orders, 20, "connect")
+        api.restart("connect")
+        expected = future.result(timeout=300)
+    assert_awards(points, expected, timeout=240)
