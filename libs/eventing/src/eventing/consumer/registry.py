@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eventing.events import Event, EventIdFunction, EventType, catalog
+from eventing.events import Event, EventIdFunction, EventType, EventTypeCatalog, catalog
 from eventing.exceptions import ConfigurationError
 
 HandlerFunction = Callable[..., Any]
@@ -51,7 +51,8 @@ class Handler:
 class HandlerRegistry:
     """Maps CloudEvents types and raw topics to handlers (one handler per key)."""
 
-    def __init__(self, handlers: Iterable[Handler] = ()) -> None:
+    def __init__(self, handlers: Iterable[Handler] = (), *, catalog: EventTypeCatalog | None = None) -> None:
+        self._catalog = catalog
         self._by_type: dict[str, Handler] = {}
         self._by_raw_topic: dict[str, Handler] = {}
         for item in handlers:
@@ -75,7 +76,8 @@ class HandlerRegistry:
         self, event_type: EventType, *, batch: bool = False, group: str | None = None
     ) -> Callable[[HandlerFunction], HandlerFunction]:
         """Decorator: handle CloudEvents of ``event_type`` (data decoded with its schema)."""
-        catalog.add(event_type)
+        if self._catalog is not None:
+            self._catalog.add(event_type)
 
         def decorate(fn: HandlerFunction) -> HandlerFunction:
             self.add(
@@ -127,6 +129,6 @@ class HandlerRegistry:
 
 
 #: The process-wide registry behind :func:`handler` and :func:`raw_handler`.
-registry = HandlerRegistry()
+registry = HandlerRegistry(catalog=catalog)
 handler = registry.handler
 raw_handler = registry.raw_handler

@@ -229,9 +229,7 @@ class ConsumerRunner:
         close_old_connections()
         try:
             if not self._pending:
-                self._pending.extend(
-                    self.consumer.consume(self.config.batch_size, self._poll_timeout())
-                )
+                self._pending.extend(self._poll())
             if self._pending:
                 self._handle(list(self._pending))
                 self._pending.clear()
@@ -244,6 +242,20 @@ class ConsumerRunner:
         self._report()
 
     # -- the work -------------------------------------------------------------------------
+
+    def _poll(self) -> list[Any]:
+        """A batch without added latency: what is already fetched, else wait for one message.
+
+        ``consume(n, timeout)`` alone blocks until n messages *or* the timeout, so a lone
+        event would wait the whole timeout at every hop.
+        """
+        size = self.config.batch_size
+        batch = self.consumer.consume(size, 0)
+        if not batch:
+            batch = self.consumer.consume(1, self._poll_timeout())
+            if batch and size > 1:
+                batch.extend(self.consumer.consume(size - 1, 0))
+        return batch
 
     def _handle(self, messages: list[Any]) -> None:
         fresh: list[Event] = []
