@@ -6,26 +6,65 @@ SHELL := /bin/bash
 
 # Use the machine's Python 3.11: never let uv download an interpreter.
 export UV_PYTHON_DOWNLOADS := never
+# uv installed by scripts/bootstrap.sh with `pip --user` lands here.
+export PATH := $(HOME)/.local/bin:$(PATH)
 UV ?= uv
-STACK := $(UV) run --frozen --package eventing-stack stack
+RUN := $(UV) run --frozen --all-packages
+STACK := $(RUN) stack
+BOOTSTRAP := scripts/bootstrap.sh
 
-.PHONY: help install up down status logs reset
+.PHONY: help install up down status logs reset demo test test-unit lint fmt bench
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_.-]+:.*## ' $(MAKEFILE_LIST) \
 		| awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
 
-install: ## install Python deps (uv sync) and download the stack's distributions without starting them
-	$(UV) sync --frozen --all-packages
+install: ## install what a fresh machine lacks (uv, Python deps) and download the stack without starting it
+	$(BOOTSTRAP)
 	$(STACK) install
 
-up: ## start the local stack (Postgres, Kafka, registry, Connect); installs what is missing; idempotent
+up: ## start everything: Postgres, Kafka, registry, Connect and the three services; idempotent
+	@$(BOOTSTRAP)
 	$(STACK) up
 
-down: ## stop the local stack (reverse order); data is kept
+demo: ## the seed's demo on a fresh or running machine: installs, starts, creates a customer and an order, reads the award
+	@$(BOOTSTRAP)
+	$(STACK) up
+	scripts/demo.sh
+
+test: ## every test tier against the real stack (starts it; stops it again unless it was already up)
+	@$(BOOTSTRAP)
+	scripts/test.sh
+
+test-unit: ## the fast tier: no I/O, no stack
+	@$(BOOTSTRAP)
+	$(RUN) pytest -q -m unit libs/eventing/tests
+	for s in customers orders points; do (cd services/$$s && $(RUN) pytest -q -m unit) || exit 1; done
+
+lint: ## ruff (lint + format check) and mypy --strict on the library and the stack
+	@$(BOOTSTRAP)
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	PYTHONPATH=libs/eventing $(RUN) mypy  # the plugin loads the library's test settings
+
+fmt: ## format and autofix with ruff
+	@$(BOOTSTRAP)
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .
+
+bench: ## benchmarks against the running stack (see benchmarks/README.md); results in benchmarks/results/
+	@$(BOOTSTRAP)
+	$(STACK) up
+	$(RUN) python benchmarks/bench_consumer_throughput.py
+	$(RUN) python benchmarks/bench_outbox_write.py
+	$(RUN) python benchmarks/bench_convergence.py
+
+down: ## stop everything (services first); data is kept
+	@$(BOOTSTRAP)
 	$(STACK) down
 
-status: ## one line per stack component; fails when one is down
+status: ## one line per component; fails when one is down
+	@$(BOOTSTRAP)
 	$(STACK) status
 
 logs: ## show where each component logs and the last lines (LINES=50 for more)

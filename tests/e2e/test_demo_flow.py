@@ -23,7 +23,9 @@ def award_becomes(points: Points, customer_id: str, expected: float | None, time
     eventually(check, timeout=timeout)
 
 
-def test_seed_demo_create_customer_create_order_read_award(customers: Customers, orders: Orders, points: Points) -> None:
+def test_seed_demo_create_customer_create_order_read_award(
+    customers: Customers, orders: Orders, points: Points
+) -> None:
     # Given a customer (the seed's Bart Simpson)
     customer = customers.create("Bart", "Simpson")
     # When an order with 3,340,000 items is placed
@@ -45,10 +47,13 @@ def test_order_arriving_before_its_customer_is_counted_once_the_customer_is_know
     try:
         customer = customers.create("Lisa", "Simpson")
         order = orders.create(customer["id"], 84)
+
         # When the order reaches the points service first
         def order_is_in_points_read_model() -> None:
             with psycopg.connect(stack.postgres.url("points")) as conn:
-                row = conn.execute("SELECT item_count FROM points_order WHERE order_id = %s", [order["id"]]).fetchone()
+                row = conn.execute(
+                    "SELECT item_count FROM points_order WHERE order_id = %s", [order["id"]]
+                ).fetchone()
             assert row == (84,)
 
         eventually(order_is_in_points_read_model, timeout=60)
@@ -60,7 +65,9 @@ def test_order_arriving_before_its_customer_is_counted_once_the_customer_is_know
     award_becomes(points, customer["id"], 2.0)
 
 
-def test_customer_and_order_updates_and_deletes_converge(customers: Customers, orders: Orders, points: Points) -> None:
+def test_customer_and_order_updates_and_deletes_converge(
+    customers: Customers, orders: Orders, points: Points
+) -> None:
     customer = customers.create("Homer", "Simpson")
     first = orders.create(customer["id"], 10)
     second = orders.create(customer["id"], 32)
@@ -88,7 +95,12 @@ def test_a_hundred_customers_with_orders_created_in_parallel_converge_to_exact_a
     with ThreadPoolExecutor(max_workers=8) as pool:
         created = list(pool.map(lambda i: customers.create(f"c{i}", "parallel")["id"], counts))
         ids = dict(zip(counts, created, strict=True))
-        list(pool.map(lambda pair: orders.create(ids[pair[0]], pair[1]), [(i, n) for i, ns in counts.items() for n in ns]))
+        list(
+            pool.map(
+                lambda pair: orders.create(ids[pair[0]], pair[1]),
+                [(i, n) for i, ns in counts.items() for n in ns],
+            )
+        )
     expected = {ids[i]: sum(ns) / 42 for i, ns in counts.items()}
 
     # Then every award is exact (no order lost, none counted twice)
@@ -106,10 +118,13 @@ def test_bad_requests_get_400_with_field_errors(customers: Customers, orders: Or
     assert missing.status_code == 400
     assert set(missing.json()) >= {"last_name", "date_established"}
     bad_date = customers.http.post(
-        "/api/customers/", json={"first_name": "B", "last_name": "S", "date_established": "yesterday"}
+        "/api/customers/",
+        json={"first_name": "B", "last_name": "S", "date_established": "yesterday"},
     )
     assert bad_date.status_code == 400 and "date_established" in bad_date.json()
-    not_json = orders.http.post("/api/orders/", content=b"{not json", headers={"Content-Type": "application/json"})
+    not_json = orders.http.post(
+        "/api/orders/", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
     assert not_json.status_code == 400
     bad_order = orders.http.post("/api/orders/", json={"customer_id": "not-a-uuid", "item_count": -3})
     assert bad_order.status_code == 400
@@ -121,9 +136,16 @@ def test_requests_without_credentials_are_refused(customers: Customers) -> None:
     assert response.status_code in (401, 403)
 
 
-def test_health_endpoints_check_their_dependencies(customers: Customers, orders: Orders, points: Points) -> None:
+def test_health_endpoints_check_their_dependencies(
+    customers: Customers, orders: Orders, points: Points
+) -> None:
     for service in (customers, orders, points):
         response = service.health()
         assert response.status_code == 200, response.text
         assert response.json()["status"] == "ok"
-    assert set(points.health().json()["checks"]) >= {"database", "kafka", "schema_registry", "consumer"}
+    assert set(points.health().json()["checks"]) >= {
+        "database",
+        "kafka",
+        "schema_registry",
+        "consumer",
+    }

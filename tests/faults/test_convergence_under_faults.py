@@ -39,7 +39,9 @@ def create_customers_with_orders(customers: Customers, orders: Orders, n: int, t
 
 def assert_awards(points: Points, expected: dict[str, float], timeout: float = 180.0) -> None:
     def check() -> None:
-        wrong = {cid: (points.award(cid), want) for cid, want in expected.items() if points.award(cid) != want}
+        wrong = {
+            cid: (points.award(cid), want) for cid, want in expected.items() if points.award(cid) != want
+        }
         assert not wrong, f"{len(wrong)} of {len(expected)} awards wrong, e.g. {list(wrong.items())[:3]}"
 
     eventually(check, timeout=timeout, interval=1.0)
@@ -89,11 +91,12 @@ def test_full_replay_of_the_public_topics_changes_no_award(
             metadata = admin.list_topics(topic, timeout=10).topics[topic]
             partitions += [TopicPartition(topic, p, 0) for p in metadata.partitions]
         eventually(
-            lambda: admin.alter_consumer_group_offsets([ConsumerGroupTopicPartitions(POINTS_GROUP, partitions)])[
-                POINTS_GROUP
-            ].result(timeout=30),
+            lambda: admin.alter_consumer_group_offsets(
+                [ConsumerGroupTopicPartitions(POINTS_GROUP, partitions)]
+            )[POINTS_GROUP].result(timeout=30),
             timeout=60,
         )
+
     # Then once it has caught up, no award changed (inbox + version guards)
     def caught_up() -> None:
         assert group_lag(stack, POINTS_GROUP, PUBLIC_TOPICS) == 0

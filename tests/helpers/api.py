@@ -41,7 +41,12 @@ class Service:
 
 class Customers(Service):
     def create(self, first_name: str = "Bart", last_name: str = "Simpson", **extra: Any) -> dict[str, Any]:
-        body = {"first_name": first_name, "last_name": last_name, "date_established": "1980-02-23T00:00:00Z", **extra}
+        body = {
+            "first_name": first_name,
+            "last_name": last_name,
+            "date_established": "1980-02-23T00:00:00Z",
+            **extra,
+        }
         response = self.http.post("/api/customers/", json=body)
         assert response.status_code == 201, response.text
         return dict(response.json())
@@ -58,7 +63,9 @@ class Customers(Service):
 
 class Orders(Service):
     def create(self, customer_id: str | uuid.UUID, item_count: int) -> dict[str, Any]:
-        response = self.http.post("/api/orders/", json={"customer_id": str(customer_id), "item_count": item_count})
+        response = self.http.post(
+            "/api/orders/", json={"customer_id": str(customer_id), "item_count": item_count}
+        )
         assert response.status_code == 201, response.text
         return dict(response.json())
 

@@ -57,15 +57,11 @@ def database(stack: Settings) -> Iterator[str]:
             "WHERE database = %s AND NOT active",
             (name,),
         )
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 @pytest.fixture
-def connectors(
-    stack: Settings, connect: ConnectRest, database: str
-) -> Iterator[list[tuple[str, str]]]:
+def connectors(stack: Settings, connect: ConnectRest, database: str) -> Iterator[list[tuple[str, str]]]:
     """``(connector, replication slot)`` pairs a test registers on ``database``.
 
     Afterwards each connector is deleted and, once Postgres sees its slot released, the slot
@@ -80,9 +76,7 @@ def connectors(
 
 def _drop_released_slot(stack: Settings, slot: str) -> None:
     with psycopg.connect(stack.postgres.conninfo(), autocommit=True) as conn:
-        row = conn.execute(
-            "SELECT active FROM pg_replication_slots WHERE slot_name = %s", (slot,)
-        ).fetchone()
+        row = conn.execute("SELECT active FROM pg_replication_slots WHERE slot_name = %s", (slot,)).fetchone()
         if row is None:
             return
         assert not row[0], f"replication slot {slot} still in use"

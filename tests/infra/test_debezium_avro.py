@@ -38,8 +38,7 @@ def test_debezium_avro_change_events_decode_in_python(
     conninfo = stack.postgres.conninfo(database)
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute(
-            f"CREATE TABLE {TABLE} (id serial PRIMARY KEY, name text NOT NULL, qty int, "
-            "price numeric(10, 2))"
+            f"CREATE TABLE {TABLE} (id serial PRIMARY KEY, name text NOT NULL, qty int, price numeric(10, 2))"
         )
     # and a registry whose global ids differ from its content ids (the same content under
     # two subjects), so a converter writing the wrong kind of id would be caught
@@ -77,9 +76,7 @@ def test_debezium_avro_change_events_decode_in_python(
         row_id = json.loads(message.key() or b"null")["id"]
         by_row.setdefault(row_id, []).append(decode(value, context))
     bolt, nut = (by_row[row_id] for row_id in sorted(by_row))
-    assert [
-        (e["op"], e["after"]["name"], e["after"]["qty"], e["after"]["price"]) for e in bolt
-    ] == [
+    assert [(e["op"], e["after"]["name"], e["after"]["qty"], e["after"]["price"]) for e in bolt] == [
         ("c", "bolt", 1, Decimal("9.99")),
         ("u", "bolt", 2, Decimal("9.99")),
     ]
@@ -100,8 +97,6 @@ def _register_twice(client: SchemaRegistryClient, name: str) -> None:
 
 def _assert_slot_active(stack: Settings, slot: str) -> None:
     with psycopg.connect(stack.postgres.conninfo(), autocommit=True) as conn:
-        row = conn.execute(
-            "SELECT active FROM pg_replication_slots WHERE slot_name = %s", (slot,)
-        ).fetchone()
+        row = conn.execute("SELECT active FROM pg_replication_slots WHERE slot_name = %s", (slot,)).fetchone()
     assert row is not None, f"replication slot {slot} not created yet"
     assert row[0], f"replication slot {slot} not streaming yet"

@@ -112,9 +112,7 @@ def test_a_process_that_exits_during_start_up_reports_its_last_log_line(tmp_path
         start_timeout=20,
     )
 
-    with pytest.raises(
-        StackError, match="broken exited during start-up; last log line: 'cannot bind: boom'"
-    ):
+    with pytest.raises(StackError, match="broken exited during start-up; last log line: 'cannot bind: boom'"):
         broken.start()
     assert not broken.pid_file.exists()
 

@@ -12,12 +12,15 @@ from stack.settings import CCOMPAT_SUFFIX, Settings
 
 pytestmark = pytest.mark.integration
 
+SERVERS = ("postgres", "kafka", "registry", "connect")
+"""The infrastructure servers (the services are components too, but not these tests' subject)."""
+
 
 def test_stopped_stops_one_component_and_starts_it_again(stack: Settings) -> None:
     # When the registry is stopped for the duration of a block
     with api.stopped("registry"):
         # Then only it is down
-        states = {s.name: s.state for s in api.status()}
+        states = {s.name: s.state for s in api.status(SERVERS)}
         assert states == {"postgres": "up", "kafka": "up", "registry": "down", "connect": "up"}
 
     # and afterwards it is up and healthy again
@@ -37,20 +40,18 @@ def test_attach_mode_uses_existing_servers_without_starting_or_stopping_them(
     monkeypatch.setenv("CONNECT_URL", stack.connect_url)
 
     # When the stack is brought up and down
-    statuses = api.up()
-    api.down()
+    statuses = api.up(SERVERS)
+    api.down(SERVERS)
 
     # Then every component was used as an external server
-    assert {s.name: s.state for s in statuses} == dict.fromkeys(
-        ("postgres", "kafka", "registry", "connect"), "external"
-    )
+    assert {s.name: s.state for s in statuses} == dict.fromkeys(SERVERS, "external")
     assert Settings.from_env().schema_registry_url.endswith(CCOMPAT_SUFFIX)
     # and nothing was stopped
     monkeypatch.delenv("POSTGRES_URL")
     monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS")
     monkeypatch.delenv("SCHEMA_REGISTRY_URL")
     monkeypatch.delenv("CONNECT_URL")
-    assert {s.state for s in api.status()} == {"up"}
+    assert {s.state for s in api.status(SERVERS)} == {"up"}
 
 
 def test_attach_to_an_unreachable_server_is_a_clear_error(
@@ -58,7 +59,5 @@ def test_attach_to_an_unreachable_server_is_a_clear_error(
 ) -> None:
     monkeypatch.setenv("CONNECT_URL", "http://127.0.0.1:9")
 
-    with pytest.raises(
-        StackError, match=re.escape("CONNECT_URL=http://127.0.0.1:9 is not reachable")
-    ):
+    with pytest.raises(StackError, match=re.escape("CONNECT_URL=http://127.0.0.1:9 is not reachable")):
         api.up(["connect"])

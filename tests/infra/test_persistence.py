@@ -24,9 +24,7 @@ def test_down_then_up_keeps_topic_messages_and_registry_schemas(
     values = [f"{topic}-{i}".encode() for i in range(3)]
     for value in values:
         produce(stack, topic, value, key=b"same-key")
-    schema_str = json.dumps(
-        {"type": "record", "name": topic, "fields": [{"name": "x", "type": "int"}]}
-    )
+    schema_str = json.dumps({"type": "record", "name": topic, "fields": [{"name": "x", "type": "int"}]})
     schema_id = registry_client.register_schema(f"{topic}-value", Schema(schema_str, "AVRO"))
 
     # When the whole stack goes down and comes back up

@@ -77,9 +77,7 @@ def test_apicurio_url_override_wins_and_a_foreign_registry_url_needs_it() -> Non
     with pytest.raises(StackError, match="set APICURIO_REGISTRY_URL"):
         _ = Settings.from_env(foreign).apicurio_v2_url
 
-    overridden = Settings.from_env(
-        {**foreign, "APICURIO_REGISTRY_URL": "http://a:1/apis/registry/v2"}
-    )
+    overridden = Settings.from_env({**foreign, "APICURIO_REGISTRY_URL": "http://a:1/apis/registry/v2"})
     assert overridden.apicurio_v2_url == "http://a:1/apis/registry/v2"
 
 

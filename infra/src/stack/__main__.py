@@ -44,9 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    def command(
-        name: str, help_text: str, run: object, names: bool = True
-    ) -> argparse.ArgumentParser:
+    def command(name: str, help_text: str, run: object, names: bool = True) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
         if names:
             sub.add_argument("names", nargs="*", metavar="COMPONENT", help="default: all")
@@ -60,9 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     logs = command("logs", "show each component's log file and its last lines", _logs)
     logs.add_argument("-n", "--lines", type=int, default=20, help="lines per log (default 20)")
     logs.add_argument("-f", "--follow", action="store_true", help="follow the logs (tail -F)")
-    reset = command(
-        "reset", "stop everything and delete all data (keeps downloads)", _reset, names=False
-    )
+    reset = command("reset", "stop everything and delete all data (keeps downloads)", _reset, names=False)
     reset.add_argument("--yes", action="store_true", help="confirm: this deletes all data")
     command("env", "print the variables that point a service at this stack", _env, names=False)
     return parser

@@ -28,9 +28,7 @@ def components(settings: Settings | None = None) -> list[Component]:
     for component in built:
         missing = [d for d in component.depends_on if d not in seen]
         if missing:
-            raise StackError(
-                f"topology: {component.name} is declared before its dependencies {missing}"
-            )
+            raise StackError(f"topology: {component.name} is declared before its dependencies {missing}")
         seen.add(component.name)
     return built
 
@@ -95,8 +93,7 @@ def reset(*, confirm: bool) -> None:
     """
     if not confirm:
         raise StackError(
-            "reset deletes all stack data; confirm with `stack reset --yes` "
-            "(or `make reset CONFIRM=yes`)"
+            "reset deletes all stack data; confirm with `stack reset --yes` (or `make reset CONFIRM=yes`)"
         )
     settings = Settings.from_env()
     down()
@@ -113,15 +110,11 @@ def _select(all_components: Sequence[Component], names: Iterable[str] | None) ->
     known = {c.name for c in all_components}
     unknown = wanted - known
     if unknown:
-        raise StackError(
-            f"unknown component(s) {', '.join(sorted(unknown))}; known: {', '.join(known)}"
-        )
+        raise StackError(f"unknown component(s) {', '.join(sorted(unknown))}; known: {', '.join(known)}")
     return [c for c in all_components if c.name in wanted]
 
 
-def _with_dependencies(
-    all_components: Sequence[Component], names: Iterable[str] | None
-) -> list[Component]:
+def _with_dependencies(all_components: Sequence[Component], names: Iterable[str] | None) -> list[Component]:
     selected = {c.name for c in _select(all_components, names)}
     by_name = {c.name: c for c in all_components}
     pending = list(selected)

@@ -53,7 +53,5 @@ def write_config(settings: Settings) -> None:
         "plugin.path": str(connect_plugins(settings)),
         "topic.creation.enable": "true",
     }
-    write_properties(
-        worker_properties(settings), properties, "Written by `stack up` on every start."
-    )
+    write_properties(worker_properties(settings), properties, "Written by `stack up` on every start.")
     write_log4j2(settings)

@@ -367,9 +367,7 @@ def _ensure_port_free(name: str, binding: PortBinding) -> None:
         try:
             sock.bind((LOOPBACK, binding.port))
         except OSError as exc:
-            attach = (
-                f", or set {binding.attach_var} to use that server" if binding.attach_var else ""
-            )
+            attach = f", or set {binding.attach_var} to use that server" if binding.attach_var else ""
             raise StackError(
                 f"port {binding.port} needed by {name} is already in use by another process "
                 f"({exc.strerror}); set {binding.env_var} to a free port{attach}"

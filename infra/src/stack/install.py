@@ -178,9 +178,7 @@ def ensure_postgres_binaries(bin_dir: Path) -> None:
         conf.write_text(text)
     apt_install("postgresql-15")
     if not (bin_dir / "postgres").is_file():
-        raise StackError(
-            f"postgresql-15 installed but {bin_dir}/postgres is missing; set POSTGRES_BIN_DIR"
-        )
+        raise StackError(f"postgresql-15 installed but {bin_dir}/postgres is missing; set POSTGRES_BIN_DIR")
 
 
 @dataclass(frozen=True)
@@ -219,12 +217,9 @@ class MavenDistribution:
         java = java_executable(self.java_home)
         mvn = maven_executable()
         ensure_free_disk(self.staging, MIN_FREE_BYTES_TO_DOWNLOAD, f"download {self.name}")
-        ensure_free_disk(
-            Path.home(), MIN_FREE_BYTES_TO_DOWNLOAD, f"download {self.name} into ~/.m2"
-        )
+        ensure_free_disk(Path.home(), MIN_FREE_BYTES_TO_DOWNLOAD, f"download {self.name} into ~/.m2")
         print(
-            f"Installing {self.name}: {self.coordinates} ({self.size}, reused from ~/.m2 "
-            "when cached)",
+            f"Installing {self.name}: {self.coordinates} ({self.size}, reused from ~/.m2 when cached)",
             flush=True,
         )
         shutil.rmtree(self.staging, ignore_errors=True)

@@ -64,9 +64,7 @@ def write_config(settings: Settings) -> None:
         "share.coordinator.state.topic.min.isr": "1",
         "group.initial.rebalance.delay.ms": "0",
     }
-    write_properties(
-        server_properties(settings), properties, "Written by `stack up` on every start."
-    )
+    write_properties(server_properties(settings), properties, "Written by `stack up` on every start.")
     write_log4j2(settings)
 
 
@@ -97,6 +95,4 @@ def format_storage(settings: Settings) -> None:
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         lines = (result.stderr or result.stdout).strip().splitlines()
-        raise StackError(
-            f"formatting Kafka storage failed: {lines[-1] if lines else result.returncode}"
-        )
+        raise StackError(f"formatting Kafka storage failed: {lines[-1] if lines else result.returncode}")

@@ -152,9 +152,7 @@ def _initdb(settings: Settings, directory: Path, user: str | None) -> None:
         os.unlink(pwfile.name)
     if result.returncode != 0:
         detail = (result.stderr or result.stdout).strip().splitlines()
-        raise StackError(
-            f"initdb failed in {directory}: {detail[-1] if detail else result.returncode}"
-        )
+        raise StackError(f"initdb failed in {directory}: {detail[-1] if detail else result.returncode}")
 
 
 def ensure_databases(target: PostgresTarget, names: Sequence[str]) -> None:

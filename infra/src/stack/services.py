@@ -156,13 +156,21 @@ class ConsumerProbe:
 
 
 def _consumer(s: Settings, service: Service) -> Component:
-    assert service.consumer_group is not None
+    if service.consumer_group is None:
+        raise StackError(f"{service.name} has no consumer group")
     name = f"{service.name}-consumer"
     env = service_env(s, service)
     env.pop("PORT")
     return ProcessComponent(
         name=name,
-        argv=[sys.executable, "-m", "django", "eventing_consume", "--group", service.consumer_group],
+        argv=[
+            sys.executable,
+            "-m",
+            "django",
+            "eventing_consume",
+            "--group",
+            service.consumer_group,
+        ],
         env=env,
         probe=ConsumerProbe(s.postgres.url(service.database), service.consumer_group, s.paths.pid(name)),
         paths=s.paths,

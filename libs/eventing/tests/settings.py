@@ -13,7 +13,11 @@ HERE = Path(__file__).resolve().parent
 # persistent Kafka never see each other's events.
 os.environ.setdefault("EVENTING_TESTS_TOPIC", f"eventing_tests_accounts_{uuid.uuid4().hex[:8]}")
 
-_db = urlsplit(os.environ.get("EVENTING_TEST_DATABASE_URL", "postgresql://postgres:postgres@127.0.0.1:5432/eventing_tests"))
+_db = urlsplit(
+    os.environ.get(
+        "EVENTING_TEST_DATABASE_URL", "postgresql://postgres:postgres@127.0.0.1:5432/eventing_tests"
+    )
+)
 
 SECRET_KEY = "eventing-tests-not-secret"
 DEBUG = False
@@ -40,9 +44,7 @@ EVENTING = {
     "SOURCE": "/eventing-tests",
     "SCHEMA_ROOT": str(HERE / "schemas"),
     "KAFKA_BOOTSTRAP_SERVERS": os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
-    "SCHEMA_REGISTRY_URL": os.environ.get(
-        "SCHEMA_REGISTRY_URL", "http://127.0.0.1:8081/apis/ccompat/v7"
-    ),
+    "SCHEMA_REGISTRY_URL": os.environ.get("SCHEMA_REGISTRY_URL", "http://127.0.0.1:8081/apis/ccompat/v7"),
     "CONNECT_URL": os.environ.get("CONNECT_URL", "http://127.0.0.1:8083"),
     "CONSUMER_BACKOFF_INITIAL": 0.05,
     "CONSUMER_BACKOFF_MAX": 0.2,

@@ -5,12 +5,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from customers import events
 from django.db import connection
-from eventing import EventType
-from eventing.testing import in_memory_registry
 from rest_framework.test import APIClient
 
+from customers import events
+from eventing import EventType
+from eventing.testing import in_memory_registry
 from tests.fakes import PublishedEvent
 
 PASSWORD = "correct horse battery staple"
@@ -57,9 +57,7 @@ def published(monkeypatch: pytest.MonkeyPatch) -> list[PublishedEvent]:
     real_publish = events.publish_customer_event
 
     def record(event_type: EventType, data: dict[str, Any]) -> None:
-        recorded.append(
-            PublishedEvent(event_type.type, dict(data), connection.in_atomic_block)
-        )
+        recorded.append(PublishedEvent(event_type.type, dict(data), connection.in_atomic_block))
         real_publish(event_type, data)
 
     monkeypatch.setattr(events, "publish_customer_event", record)

@@ -3,17 +3,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from customers.models import Customer
 from django.contrib.auth import get_user_model
 
+from customers.models import Customer
 from tests.fakes import PublishedEvent
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
 
-def test_admin_edits_go_through_the_services(
-    client: Any, published: list[PublishedEvent]
-) -> None:
+def test_admin_edits_go_through_the_services(client: Any, published: list[PublishedEvent]) -> None:
     # Given a staff user logged into the admin
     admin = get_user_model().objects.create_superuser("admin", password="pw")
     client.force_login(admin)
@@ -41,17 +39,13 @@ def test_admin_edits_go_through_the_services(
 
     # Then the version moved and each change was published
     assert Customer.objects.get().version == 2
-    assert [
-        (e.event_type, e.data["first_name"], e.data["version"]) for e in published
-    ] == [
+    assert [(e.event_type, e.data["first_name"], e.data["version"]) for e in published] == [
         ("customer_entity_state", "Bart", 1),
         ("customer_entity_state", "Lisa", 2),
     ]
 
 
-def test_admin_delete_goes_through_the_services(
-    client: Any, published: list[PublishedEvent]
-) -> None:
+def test_admin_delete_goes_through_the_services(client: Any, published: list[PublishedEvent]) -> None:
     admin = get_user_model().objects.create_superuser("admin", password="pw")
     client.force_login(admin)
     customer = Customer.objects.create(
@@ -61,6 +55,4 @@ def test_admin_delete_goes_through_the_services(
     client.post(f"/admin/customers/customer/{customer.pk}/delete/", {"post": "yes"})
 
     assert not Customer.objects.exists()
-    assert [(e.event_type, e.data["version"]) for e in published] == [
-        ("customer_entity_deleted", 2)
-    ]
+    assert [(e.event_type, e.data["version"]) for e in published] == [("customer_entity_deleted", 2)]

@@ -5,8 +5,9 @@ import uuid
 from typing import Any
 
 import pytest
-from customers.models import Customer
 from rest_framework.test import APIClient
+
+from customers.models import Customer
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -97,9 +98,7 @@ def test_put_replaces_fields_and_increments_version(api: APIClient) -> None:
 def test_patch_changes_one_field_and_increments_version(api: APIClient) -> None:
     created = create(api)
 
-    response = api.patch(
-        f"{URL}{created['id']}/", {"last_name": "Bouvier"}, format="json"
-    )
+    response = api.patch(f"{URL}{created['id']}/", {"last_name": "Bouvier"}, format="json")
 
     assert response.status_code == 200
     assert response.json()["last_name"] == "Bouvier"
@@ -111,9 +110,7 @@ def test_patch_changes_one_field_and_increments_version(api: APIClient) -> None:
 def test_patch_with_the_same_values_keeps_the_version(api: APIClient) -> None:
     created = create(api)
 
-    response = api.patch(
-        f"{URL}{created['id']}/", {"first_name": "Bart"}, format="json"
-    )
+    response = api.patch(f"{URL}{created['id']}/", {"first_name": "Bart"}, format="json")
 
     assert response.status_code == 200
     assert response.json()["version"] == 1
@@ -153,9 +150,7 @@ def test_requests_without_credentials_are_401(anonymous_api: APIClient) -> None:
 
 
 def test_wrong_password_is_401(anonymous_api: APIClient, user: Any) -> None:
-    anonymous_api.credentials(
-        HTTP_AUTHORIZATION="Basic YWxpY2U6d3Jvbmc="
-    )  # alice:wrong
+    anonymous_api.credentials(HTTP_AUTHORIZATION="Basic YWxpY2U6d3Jvbmc=")  # alice:wrong
 
     assert anonymous_api.get(URL).status_code == 401
 
@@ -185,9 +180,7 @@ def test_wrong_password_is_401(anonymous_api: APIClient, user: Any) -> None:
         ({**BART, "date_established": "0001-01-01T00:00:00+01:00"}, "date_established"),
     ],
 )
-def test_invalid_input_is_400_with_field_errors(
-    api: APIClient, body: dict[str, Any], field: str
-) -> None:
+def test_invalid_input_is_400_with_field_errors(api: APIClient, body: dict[str, Any], field: str) -> None:
     response = api.post(URL, body, format="json")
 
     assert response.status_code == 400
@@ -198,9 +191,7 @@ def test_invalid_input_is_400_with_field_errors(
 def test_invalid_update_is_400_and_changes_nothing(api: APIClient) -> None:
     created = create(api)
 
-    response = api.patch(
-        f"{URL}{created['id']}/", {"date_established": "not a date"}, format="json"
-    )
+    response = api.patch(f"{URL}{created['id']}/", {"date_established": "not a date"}, format="json")
 
     assert response.status_code == 400
     assert "date_established" in response.json()
@@ -217,9 +208,7 @@ def test_put_requires_every_field(api: APIClient) -> None:
 
 
 def test_malformed_json_is_400(api: APIClient) -> None:
-    response = api.post(
-        URL, data='{"first_name": "Bart",', content_type="application/json"
-    )
+    response = api.post(URL, data='{"first_name": "Bart",', content_type="application/json")
 
     assert response.status_code == 400
     assert "JSON parse error" in response.json()["detail"]

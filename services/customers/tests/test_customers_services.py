@@ -4,14 +4,14 @@ import threading
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection, connections
+
 from customers import events
 from customers.models import Customer
 from customers.services import customer_create, customer_delete, customer_update
-from django.core.exceptions import ValidationError
 from eventing import EventType
 from eventing.testing import captured_outbox
-from django.db import connection, connections
-
 from tests.eventually import eventually
 from tests.fakes import PublishedEvent
 
@@ -131,9 +131,7 @@ def test_a_noop_update_publishes_nothing(published: list[PublishedEvent]) -> Non
         {"date_established": datetime.fromisoformat("1980-02-23T00:00")},  # naive
     ],
 )
-def test_invalid_create_raises_and_publishes_nothing(
-    published: list[PublishedEvent], fields: dict
-) -> None:
+def test_invalid_create_raises_and_publishes_nothing(published: list[PublishedEvent], fields: dict) -> None:
     with pytest.raises(ValidationError):
         new_customer(**fields)
 
@@ -191,9 +189,7 @@ def test_concurrent_updates_get_distinct_versions(
     errors: list[BaseException] = []
 
     def pausing_publish(event_type: EventType, data: dict) -> None:
-        published.append(
-            PublishedEvent(event_type.type, dict(data), connection.in_atomic_block)
-        )
+        published.append(PublishedEvent(event_type.type, dict(data), connection.in_atomic_block))
         if data["first_name"] == "First":
             first_inside.set()
             assert release_first.wait(timeout=20)
@@ -203,7 +199,7 @@ def test_concurrent_updates_get_distinct_versions(
     def update_in_thread(first_name: str) -> None:
         try:
             customer_update(customer=customer, first_name=first_name)
-        except Exception as exc:  # noqa: BLE001 - reported by the test
+        except Exception as exc:
             errors.append(exc)
         finally:
             connections.close_all()

@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
+
 from orders.models import Order
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
@@ -20,9 +21,7 @@ def admin_client_(client: Any) -> Any:
 def test_admin_can_add_change_and_delete_an_order(admin_client_: Any) -> None:
     customer_id = uuid.uuid4()
 
-    admin_client_.post(
-        "/admin/orders/order/add/", {"customer_id": str(customer_id), "item_count": 3}
-    )
+    admin_client_.post("/admin/orders/order/add/", {"customer_id": str(customer_id), "item_count": 3})
     order = Order.objects.get()
     admin_client_.post(
         f"/admin/orders/order/{order.pk}/change/",

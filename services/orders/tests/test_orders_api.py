@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 from django.utils import timezone
-from orders.models import Order
 from rest_framework.test import APIClient
+
+from orders.models import Order
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -58,9 +59,7 @@ def test_date_placed_cannot_be_chosen_by_the_client(api: APIClient) -> None:
     body = create(api, date_placed="2000-01-01T00:00:00Z", id=str(uuid.uuid4()))
 
     assert not body["date_placed"].startswith("2000-")
-    assert timezone.now() - datetime.fromisoformat(body["date_placed"]) < timedelta(
-        minutes=1
-    )
+    assert timezone.now() - datetime.fromisoformat(body["date_placed"]) < timedelta(minutes=1)
 
 
 def test_retrieve_returns_the_order(api: APIClient) -> None:
@@ -144,9 +143,7 @@ def test_malformed_id_is_404_not_500(api: APIClient, method: str) -> None:
 
 
 def test_requests_without_credentials_are_401(anonymous_api: APIClient) -> None:
-    response = anonymous_api.post(
-        URL, {"customer_id": CUSTOMER_ID, "item_count": 1}, format="json"
-    )
+    response = anonymous_api.post(URL, {"customer_id": CUSTOMER_ID, "item_count": 1}, format="json")
 
     assert response.status_code == 401
     assert Order.objects.count() == 0
@@ -171,9 +168,7 @@ def test_requests_without_credentials_are_401(anonymous_api: APIClient) -> None:
         ({"customer_id": CUSTOMER_ID, "item_count": 10**30}, "item_count"),
     ],
 )
-def test_invalid_input_is_400_with_field_errors(
-    api: APIClient, body: dict[str, Any], field: str
-) -> None:
+def test_invalid_input_is_400_with_field_errors(api: APIClient, body: dict[str, Any], field: str) -> None:
     response = api.post(URL, body, format="json")
 
     assert response.status_code == 400

@@ -6,6 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection
 from django.utils import timezone
+
 from orders.models import Order
 from orders.services import order_create, order_delete, order_update
 
@@ -66,9 +67,7 @@ def test_the_database_refuses_an_empty_order_written_around_the_services() -> No
 def test_deletes_carry_the_whole_row_in_the_wal() -> None:
     # Debezium needs REPLICA IDENTITY FULL to publish a deleted order's last state.
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT relreplident FROM pg_class WHERE oid = 'orders_order'::regclass"
-        )
+        cursor.execute("SELECT relreplident FROM pg_class WHERE oid = 'orders_order'::regclass")
         (identity,) = cursor.fetchone()
 
     assert identity == "f"

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
 from eventing import Event
 from eventing.consumer.processing import Outcome
 from eventing.testing import captured_outbox, deliver, in_memory_registry

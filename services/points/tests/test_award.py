@@ -4,6 +4,8 @@ import json
 import uuid
 
 import pytest
+from rest_framework.test import APIClient
+
 from points.selectors import award_get
 from points.services import (
     customer_delete_apply,
@@ -11,7 +13,6 @@ from points.services import (
     order_delete_apply,
     order_state_apply,
 )
-from rest_framework.test import APIClient
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -75,9 +76,7 @@ def test_deleted_orders_and_other_customers_orders_do_not_count() -> None:
     customer_id, someone_else = known_customer(), known_customer()
     place(customer_id, 42)
     cancelled = place(customer_id, 4200)
-    order_delete_apply(
-        order_id=cancelled, customer_id=customer_id, item_count=4200, version=2
-    )
+    order_delete_apply(order_id=cancelled, customer_id=customer_id, item_count=4200, version=2)
     place(someone_else, 42000)
 
     assert award_get(customer_id=customer_id) == 1.0
@@ -120,9 +119,7 @@ def test_award_api_is_404_for_a_deleted_customer(api: APIClient) -> None:
     assert api.get(url(customer_id)).status_code == 404
 
 
-@pytest.mark.parametrize(
-    "raw", ["not-a-uuid", "42", "31d71211-60b6-4e72-9b0c-e87458340"]
-)
+@pytest.mark.parametrize("raw", ["not-a-uuid", "42", "31d71211-60b6-4e72-9b0c-e87458340"])
 def test_award_api_is_404_for_a_malformed_id(api: APIClient, raw: str) -> None:
     response = api.get(url(raw))
 

@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
+
 from points.models import CustomerReadModel
 from points.services import customer_state_apply
 
@@ -19,9 +20,7 @@ def test_the_read_model_is_visible_but_not_editable_in_the_admin(client: Any) ->
 
     listing = client.get("/admin/points/customerreadmodel/")
     add = client.get("/admin/points/customerreadmodel/add/")
-    delete = client.post(
-        f"/admin/points/customerreadmodel/{customer_id}/delete/", {"post": "yes"}
-    )
+    delete = client.post(f"/admin/points/customerreadmodel/{customer_id}/delete/", {"post": "yes"})
 
     assert listing.status_code == 200
     assert str(customer_id) in listing.content.decode()

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+
 from eventing.testing import deliver, in_memory_registry, make_event
 from points.events import (
     CUSTOMER_ENTITY_DELETED,
@@ -102,7 +103,10 @@ def test_order_update_and_delete_converge() -> None:
         group=GROUP,
     )
     assert award_get(customer_id=customer_id) == 11.0
-    deliver([order(customer_id, 420, order_id=order_id, version=3, event_type=ORDER_DELETED)], group=GROUP)
+    deliver(
+        [order(customer_id, 420, order_id=order_id, version=3, event_type=ORDER_DELETED)],
+        group=GROUP,
+    )
     assert award_get(customer_id=customer_id) == 1.0
     # A stale create of the deleted order cannot bring it back
     deliver([order(customer_id, 420, order_id=order_id, version=2)], group=GROUP)

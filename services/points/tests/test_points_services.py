@@ -5,6 +5,7 @@ import uuid
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+
 from points.models import CustomerReadModel, OrderReadModel
 from points.selectors import award_get
 from points.services import (
@@ -108,9 +109,7 @@ def test_a_stale_deletion_is_ignored() -> None:
 def test_an_order_is_recorded_before_its_customer_is_known() -> None:
     order_id, customer_id = uuid.uuid4(), uuid.uuid4()
 
-    assert order_state_apply(
-        order_id=order_id, customer_id=customer_id, item_count=84, version=10
-    )
+    assert order_state_apply(order_id=order_id, customer_id=customer_id, item_count=84, version=10)
 
     assert order_row(order_id) == (customer_id, 84, 10, False)
     assert award_get(customer_id=customer_id) is None
@@ -123,9 +122,7 @@ def test_a_newer_order_state_replaces_count_and_customer() -> None:
     order_id, first, second = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     order_state_apply(order_id=order_id, customer_id=first, item_count=1, version=10)
 
-    assert order_state_apply(
-        order_id=order_id, customer_id=second, item_count=7, version=20
-    )
+    assert order_state_apply(order_id=order_id, customer_id=second, item_count=7, version=20)
 
     assert order_row(order_id) == (second, 7, 20, False)
 
@@ -135,9 +132,7 @@ def test_out_of_order_order_states_converge_to_the_newest() -> None:
 
     # Given versions 30, 10, 20 arrive in that order
     results = [
-        order_state_apply(
-            order_id=order_id, customer_id=customer_id, item_count=v, version=v
-        )
+        order_state_apply(order_id=order_id, customer_id=customer_id, item_count=v, version=v)
         for v in (30, 10, 20)
     ]
 
@@ -148,45 +143,29 @@ def test_out_of_order_order_states_converge_to_the_newest() -> None:
 
 def test_an_order_deletion_keeps_a_tombstone() -> None:
     order_id, customer_id = uuid.uuid4(), uuid.uuid4()
-    order_state_apply(
-        order_id=order_id, customer_id=customer_id, item_count=5, version=1
-    )
+    order_state_apply(order_id=order_id, customer_id=customer_id, item_count=5, version=1)
 
-    assert order_delete_apply(
-        order_id=order_id, customer_id=customer_id, item_count=5, version=2
-    )
-    assert not order_state_apply(
-        order_id=order_id, customer_id=customer_id, item_count=5, version=1
-    )
+    assert order_delete_apply(order_id=order_id, customer_id=customer_id, item_count=5, version=2)
+    assert not order_state_apply(order_id=order_id, customer_id=customer_id, item_count=5, version=1)
 
     assert order_row(order_id) == (customer_id, 5, 2, True)
 
 
 def test_a_redelivered_order_deletion_changes_nothing() -> None:
     order_id, customer_id = uuid.uuid4(), uuid.uuid4()
-    order_delete_apply(
-        order_id=order_id, customer_id=customer_id, item_count=5, version=2
-    )
+    order_delete_apply(order_id=order_id, customer_id=customer_id, item_count=5, version=2)
 
-    assert not order_delete_apply(
-        order_id=order_id, customer_id=customer_id, item_count=5, version=2
-    )
+    assert not order_delete_apply(order_id=order_id, customer_id=customer_id, item_count=5, version=2)
 
 
 def test_versions_beyond_32_bits_are_compared_correctly() -> None:
     # Order versions are WAL positions (LSNs), which soon exceed 2**32.
     order_id, customer_id = uuid.uuid4(), uuid.uuid4()
     big = 2**40
-    order_state_apply(
-        order_id=order_id, customer_id=customer_id, item_count=1, version=big
-    )
+    order_state_apply(order_id=order_id, customer_id=customer_id, item_count=1, version=big)
 
-    assert not order_state_apply(
-        order_id=order_id, customer_id=customer_id, item_count=2, version=big - 1
-    )
-    assert order_state_apply(
-        order_id=order_id, customer_id=customer_id, item_count=3, version=big + 1
-    )
+    assert not order_state_apply(order_id=order_id, customer_id=customer_id, item_count=2, version=big - 1)
+    assert order_state_apply(order_id=order_id, customer_id=customer_id, item_count=3, version=big + 1)
     assert order_row(order_id) == (customer_id, 3, big + 1, False)
 
 
@@ -228,9 +207,7 @@ def test_a_batch_may_mix_states_and_deletions() -> None:
         [
             OrderStateRow(kept, customer_id, item_count=42, version=1),
             OrderStateRow(deleted, customer_id, item_count=420, version=1),
-            OrderStateRow(
-                deleted, customer_id, item_count=420, version=2, deleted=True
-            ),
+            OrderStateRow(deleted, customer_id, item_count=420, version=2, deleted=True),
         ]
     )
 

@@ -13,15 +13,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import points_site.settings
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError, call_command
 from django.db import OperationalError, connection
+from rest_framework.test import APIClient
+
+import points_site.settings
 from points_site.env import database_from_url
 from points_site.logging import JsonFormatter, TextFormatter
-from rest_framework.test import APIClient
 
 SERVICE = "points"
 DB_NAME = "points"
@@ -153,9 +154,7 @@ def test_production_refuses_insecure_settings(
     ("name", "value"),
     [("DJANGO_ENV", "staging"), ("DJANGO_DEBUG", "maybe"), ("LOG_FORMAT", "xml")],
 )
-def test_unknown_setting_values_are_refused(
-    monkeypatch: pytest.MonkeyPatch, name: str, value: str
-) -> None:
+def test_unknown_setting_values_are_refused(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
     with pytest.raises(ImproperlyConfigured, match=name):
         load_settings(monkeypatch, **{name: value})
 
@@ -163,9 +162,7 @@ def test_unknown_setting_values_are_refused(
 @pytest.mark.unit
 @pytest.mark.slow
 def test_manage_py_refuses_to_run_in_production_with_defaults() -> None:
-    env = {k: v for k, v in os.environ.items() if k not in SETTINGS_ENV} | {
-        "DJANGO_ENV": "production"
-    }
+    env = {k: v for k, v in os.environ.items() if k not in SETTINGS_ENV} | {"DJANGO_ENV": "production"}
 
     result = subprocess.run(
         [sys.executable, "manage.py", "check"],
@@ -209,9 +206,7 @@ def test_database_url_parsing(url: str, expected: dict[str, str]) -> None:
 
 
 @pytest.mark.unit
-@pytest.mark.parametrize(
-    "url", ["mysql://h/db", "postgresql://h:port/db", "postgresql://h:5432/"]
-)
+@pytest.mark.parametrize("url", ["mysql://h/db", "postgresql://h:port/db", "postgresql://h:5432/"])
 def test_bad_database_urls_are_refused(url: str) -> None:
     with pytest.raises(ImproperlyConfigured):
         database_from_url(url, conn_max_age=0, application_name=SERVICE)
@@ -221,18 +216,14 @@ def test_bad_database_urls_are_refused(url: str) -> None:
 
 
 def _log_record(**extra: Any) -> logging.LogRecord:
-    record = logging.LogRecord(
-        "svc.test", logging.INFO, __file__, 1, "applied %s", ("event",), None
-    )
+    record = logging.LogRecord("svc.test", logging.INFO, __file__, 1, "applied %s", ("event",), None)
     record.__dict__.update(extra)
     return record
 
 
 @pytest.mark.unit
 def test_json_log_lines_carry_extra_fields() -> None:
-    line = JsonFormatter().format(
-        _log_record(event_id="e-1", topic="t", partition=3, offset=42)
-    )
+    line = JsonFormatter().format(_log_record(event_id="e-1", topic="t", partition=3, offset=42))
 
     entry = json.loads(line)
     assert entry["message"] == "applied event"
@@ -251,9 +242,7 @@ def test_json_log_lines_include_the_traceback() -> None:
     try:
         raise ValueError("boom")
     except ValueError:
-        record = logging.LogRecord(
-            "x", logging.ERROR, __file__, 1, "failed", (), sys.exc_info()
-        )
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
 
     entry = json.loads(JsonFormatter().format(record))
     assert "ValueError: boom" in entry["exc_info"]
@@ -276,9 +265,7 @@ def check_failing() -> None:
 
 @pytest.mark.integration
 @pytest.mark.django_db
-def test_health_is_ok_without_credentials(
-    anonymous_api: APIClient, settings: Any
-) -> None:
+def test_health_is_ok_without_credentials(anonymous_api: APIClient, settings: Any) -> None:
     # Only the database: Kafka, the registry and the consumer are checked in e2e tests.
     settings.HEALTH_CHECKS = ["eventing.health.check_database"]
     response = anonymous_api.get("/health/")
@@ -304,6 +291,7 @@ def test_health_is_503_when_the_database_fails(
     anonymous_api: APIClient, monkeypatch: pytest.MonkeyPatch, settings: Any
 ) -> None:
     settings.HEALTH_CHECKS = ["eventing.health.check_database"]
+
     def unreachable(*args: Any, **kwargs: Any) -> Any:
         raise OperationalError("connection refused")
 
@@ -321,9 +309,7 @@ def test_health_is_503_when_the_database_fails(
 
 @pytest.mark.integration
 @pytest.mark.django_db
-def test_health_runs_the_configured_checks(
-    anonymous_api: APIClient, settings: Any
-) -> None:
+def test_health_runs_the_configured_checks(anonymous_api: APIClient, settings: Any) -> None:
     settings.HEALTH_CHECKS = [
         "eventing.health.check_database",
         "tests.test_site.check_failing",
@@ -339,9 +325,7 @@ def test_health_runs_the_configured_checks(
 
 @pytest.mark.integration
 @pytest.mark.django_db
-def test_health_checks_may_be_callables_with_arguments(
-    anonymous_api: APIClient, settings: Any
-) -> None:
+def test_health_checks_may_be_callables_with_arguments(anonymous_api: APIClient, settings: Any) -> None:
     def check_consumer(group: str) -> None:
         raise RuntimeError(f"no consumer of group {group} has reported")
 
@@ -364,9 +348,7 @@ def test_health_checks_may_be_callables_with_arguments(
 @pytest.mark.integration
 @pytest.mark.django_db
 def test_openapi_schema_describes_the_api(anonymous_api: APIClient) -> None:
-    response = anonymous_api.get(
-        "/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json"
-    )
+    response = anonymous_api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
 
     assert response.status_code == 200
     schema = json.loads(response.content)
@@ -377,9 +359,7 @@ def test_openapi_schema_describes_the_api(anonymous_api: APIClient) -> None:
 @pytest.mark.integration
 @pytest.mark.django_db
 def test_schema_generation_has_no_warnings(tmp_path: Path) -> None:
-    call_command(
-        "spectacular", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml")
-    )
+    call_command("spectacular", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
 
     assert "openapi:" in (tmp_path / "schema.yaml").read_text()
 
@@ -397,20 +377,13 @@ def test_swagger_ui_is_served_locally(anonymous_api: APIClient) -> None:
 
 @pytest.mark.slow
 @pytest.mark.integration
-def test_collectstatic_gathers_admin_and_swagger_assets(
-    settings: Any, tmp_path: Path
-) -> None:
+def test_collectstatic_gathers_admin_and_swagger_assets(settings: Any, tmp_path: Path) -> None:
     settings.STATIC_ROOT = tmp_path
 
     call_command("collectstatic", "--noinput", verbosity=0)
 
     assert (tmp_path / "admin" / "css" / "base.css").exists()
-    assert (
-        tmp_path
-        / "drf_spectacular_sidecar"
-        / "swagger-ui-dist"
-        / "swagger-ui-bundle.js"
-    ).exists()
+    assert (tmp_path / "drf_spectacular_sidecar" / "swagger-ui-dist" / "swagger-ui-bundle.js").exists()
 
 
 # --- dev superuser --------------------------------------------------------------------
@@ -424,14 +397,10 @@ def test_ensure_dev_superuser_creates_root_once(anonymous_api: APIClient) -> Non
     call_command("ensure_dev_superuser", stdout=out)
     call_command("ensure_dev_superuser", stdout=out)
 
-    assert (
-        get_user_model().objects.filter(username="root", is_superuser=True).count() == 1
-    )
+    assert get_user_model().objects.filter(username="root", is_superuser=True).count() == 1
     assert "created" in out.getvalue()
     assert "already present" in out.getvalue()
-    anonymous_api.credentials(
-        HTTP_AUTHORIZATION="Basic cm9vdDpQQHNzdzByZDE="
-    )  # root:P@ssw0rd1
+    anonymous_api.credentials(HTTP_AUTHORIZATION="Basic cm9vdDpQQHNzdzByZDE=")  # root:P@ssw0rd1
     assert anonymous_api.get(AUTH_PROBE[0]).status_code == AUTH_PROBE[1]
 
 
@@ -444,9 +413,7 @@ def test_ensure_dev_superuser_follows_the_configured_password(settings: Any) -> 
 
     call_command("ensure_dev_superuser", stdout=io.StringIO())
 
-    assert (
-        get_user_model().objects.get(username="root").check_password("another-password")
-    )
+    assert get_user_model().objects.get(username="root").check_password("another-password")
 
 
 @pytest.mark.integration

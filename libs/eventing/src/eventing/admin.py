@@ -35,5 +35,14 @@ class OutboxEventAdmin(ReadOnlyAdmin):
 
 @admin.register(ConsumerStatus)
 class ConsumerStatusAdmin(ReadOnlyAdmin):
-    list_display = ("member", "consumer_group", "seen_at", "applied", "duplicates", "dead_lettered", "held", "lag")
+    list_display = (
+        "member",
+        "consumer_group",
+        "seen_at",
+        "applied",
+        "duplicates",
+        "dead_lettered",
+        "held",
+        "lag",
+    )
     list_filter = ("consumer_group",)

@@ -50,9 +50,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     for name in ("CONSUMER_BATCH_SIZE", "CONSUMER_MAX_ATTEMPTS"):
         value = getattr(eventing_settings, name)
         if not isinstance(value, int) or value < 1:
-            messages.append(
-                Error(f"{SETTING_NAME}['{name}'] must be a positive integer", id="eventing.E005")
-            )
+            messages.append(Error(f"{SETTING_NAME}['{name}'] must be a positive integer", id="eventing.E005"))
     if not eventing_settings.OUTBOX_DELETE_AFTER_INSERT:
         messages.append(
             Warning(

@@ -146,7 +146,7 @@ catalog = EventTypeCatalog()
 
 
 def declare(
-    type: str,  # noqa: A002 - mirrors the CloudEvents attribute name
+    type: str,
     *,
     topic: str,
     schema: str,
@@ -163,9 +163,7 @@ def declare(
             schema="customer/CustomerEntityState.avsc",
         )
     """
-    return catalog.add(
-        EventType(type=type, topic=topic, schema=schema, key_field=key_field, owned=owned)
-    )
+    return catalog.add(EventType(type=type, topic=topic, schema=schema, key_field=key_field, owned=owned))
 
 
 #: A function deriving a stable event id from a raw (non-CloudEvents) message.

@@ -53,9 +53,7 @@ def check_consumer(group: str, *, max_age: float = 30.0) -> None:
     """Some member of ``group`` reported in within ``max_age`` seconds."""
     from eventing.inbox.models import ConsumerStatus
 
-    newest = (
-        ConsumerStatus.objects.filter(consumer_group=group).order_by("-seen_at").first()
-    )
+    newest = ConsumerStatus.objects.filter(consumer_group=group).order_by("-seen_at").first()
     if newest is None:
         raise RuntimeError(f"no consumer of group {group} has reported")
     age = datetime.now(UTC) - newest.seen_at
@@ -81,7 +79,7 @@ def health(request: HttpRequest) -> JsonResponse:
     only = {n for n in request.GET.get("only", "").split(",") if n}
     checks: dict[str, str] = {}
     errors: dict[str, str] = {}
-    for entry in settings.HEALTH_CHECKS:
+    for entry in getattr(settings, "HEALTH_CHECKS", [check_database]):
         check = import_string(entry) if isinstance(entry, str) else entry
         name = check_name(check)
         if only and name not in only:

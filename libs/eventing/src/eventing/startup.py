@@ -22,7 +22,5 @@ def startup(*, register_missing: bool | None = None) -> list[ResolvedSchema]:
         register_missing = bool(eventing_settings.REGISTER_SCHEMAS_ON_STARTUP)
     resolved = register(register_missing=register_missing)
     for item in resolved:
-        logger.info(
-            "schema ready", extra={"subject": item.subject, "schema_id": item.schema_id}
-        )
+        logger.info("schema ready", extra={"subject": item.subject, "schema_id": item.schema_id})
     return resolved

@@ -30,7 +30,8 @@ from django.test import override_settings
 
 from eventing.conf import eventing_settings
 from eventing.consumer.processing import BatchProcessor, BatchResult
-from eventing.consumer.registry import HandlerRegistry, registry as default_registry
+from eventing.consumer.registry import HandlerRegistry
+from eventing.consumer.registry import registry as default_registry
 from eventing.events import AVRO_CONTENT_TYPE, CLOUDEVENTS_SPECVERSION, Event, EventType
 from eventing.exceptions import SchemaNotRegistered
 from eventing.runtime import get_codec, runtime, use_registry
@@ -39,7 +40,6 @@ from eventing.serialization.avro import AvroCodec
 from eventing.serialization.registry import InMemorySchemaRegistry
 
 __all__ = [
-    "eventually",
     "InMemoryBroker",
     "InMemoryConsumer",
     "InMemoryMessage",
@@ -48,6 +48,7 @@ __all__ = [
     "captured_outbox",
     "cloudevent_message",
     "deliver",
+    "eventually",
     "in_memory_registry",
     "make_event",
 ]
@@ -72,7 +73,9 @@ def eventually(
 
 
 @contextlib.contextmanager
-def in_memory_registry(event_types: Sequence[EventType] | None = None) -> Iterator[InMemorySchemaRegistry]:
+def in_memory_registry(
+    event_types: Sequence[EventType] | None = None,
+) -> Iterator[InMemorySchemaRegistry]:
     """Use an in-memory schema registry for the block, with owned schemas registered."""
     fake = InMemorySchemaRegistry()
     use_registry(fake)

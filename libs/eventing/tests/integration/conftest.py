@@ -59,6 +59,7 @@ def outbox_capture(django_db_setup: Any, django_db_blocker: Any) -> Iterator[Con
     slot = connector.config["slot.name"]
     publication = connector.config["publication.name"]
     with django_db_blocker.unblock(), connection.cursor() as cursor:
+
         def slot_released() -> bool:
             cursor.execute("SELECT active FROM pg_replication_slots WHERE slot_name = %s", [slot])
             row = cursor.fetchone()
@@ -66,7 +67,8 @@ def outbox_capture(django_db_setup: Any, django_db_blocker: Any) -> Iterator[Con
 
         eventually(slot_released, timeout=60, what="the connector to release its slot")
         cursor.execute(
-            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s", [slot]
+            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s",
+            [slot],
         )
         cursor.execute(f'DROP PUBLICATION IF EXISTS "{publication}"')
 
@@ -79,7 +81,11 @@ def kafka_reader() -> Iterator[Callable[[str], Consumer]]:
     def make(topic: str) -> Consumer:
         consumer = Consumer(
             eventing_settings.kafka_config(
-                **{"group.id": f"reader-{uuid.uuid4().hex[:8]}", "auto.offset.reset": "earliest", "enable.auto.commit": False}
+                **{
+                    "group.id": f"reader-{uuid.uuid4().hex[:8]}",
+                    "auto.offset.reset": "earliest",
+                    "enable.auto.commit": False,
+                }
             )
         )
         consumer.subscribe([topic])
@@ -91,7 +97,9 @@ def kafka_reader() -> Iterator[Callable[[str], Consumer]]:
         consumer.close()
 
 
-def read_until(consumer: Consumer, predicate: Callable[[list[Any]], bool], *, timeout: float = 60.0) -> list[Any]:
+def read_until(
+    consumer: Consumer, predicate: Callable[[list[Any]], bool], *, timeout: float = 60.0
+) -> list[Any]:
     """Collect messages until ``predicate(messages)`` holds (fails after ``timeout``)."""
     messages: list[Any] = []
     deadline = time.monotonic() + timeout

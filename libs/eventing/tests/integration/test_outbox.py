@@ -33,7 +33,9 @@ def test_committed_change_writes_one_event_with_cloudevents_attributes(fake_regi
     assert event.source == "/eventing-tests"
     assert event.headers["ce_specversion"] == "1.0"
     assert event.headers["content-type"] == "application/avro"
-    assert event.headers["ce_dataschema"].endswith(f"/schemas/ids/{fake_registry.lookup(ACCOUNT_STATE.subject, _schema_text())}")
+    assert event.headers["ce_dataschema"].endswith(
+        f"/schemas/ids/{fake_registry.lookup(ACCOUNT_STATE.subject, _schema_text())}"
+    )
     datetime.strptime(event.headers["ce_time"], "%Y-%m-%dT%H:%M:%S.%fZ")
     assert event.data["id"] == account.id
     assert event.data["owner"] == "Bart"
@@ -49,11 +51,16 @@ def _schema_text() -> str:
     return canonical_json(json.dumps(ACCOUNT_STATE.load_schema(eventing_settings.schema_root())))
 
 
+def open_then_fail(owner: str) -> None:
+    """A request that writes (and publishes), then fails: its transaction rolls back."""
+    with transaction.atomic():
+        account_open(owner=owner)
+        raise RuntimeError("the request failed after the write")
+
+
 def test_rolled_back_change_writes_no_event(fake_registry) -> None:
-    with captured_outbox() as events:
-        with pytest.raises(RuntimeError), transaction.atomic():
-            account_open(owner="Lisa")
-            raise RuntimeError("the request failed after the write")
+    with captured_outbox() as events, pytest.raises(RuntimeError):
+        open_then_fail("Lisa")
     assert events == []
     assert not Account.objects.filter(owner="Lisa").exists()
 
@@ -66,7 +73,13 @@ def test_outbox_stays_empty_when_rows_are_deleted_in_the_same_transaction(fake_r
 
 
 def test_publish_outside_a_transaction_is_refused(fake_registry) -> None:
-    data = {"id": uuid.uuid4(), "owner": "x", "balance": 0, "opened_at": datetime.now(UTC), "version": 1}
+    data = {
+        "id": uuid.uuid4(),
+        "owner": "x",
+        "balance": 0,
+        "opened_at": datetime.now(UTC),
+        "version": 1,
+    }
     assert not connection.in_atomic_block
     with pytest.raises(NotInTransaction):
         publish(ACCOUNT_STATE, data)
@@ -74,7 +87,13 @@ def test_publish_outside_a_transaction_is_refused(fake_registry) -> None:
 
 def test_publish_before_schemas_are_resolved_fails_loudly() -> None:
     use_registry(None)  # nothing resolved in this process
-    data = {"id": uuid.uuid4(), "owner": "x", "balance": 0, "opened_at": datetime.now(UTC), "version": 1}
+    data = {
+        "id": uuid.uuid4(),
+        "owner": "x",
+        "balance": 0,
+        "opened_at": datetime.now(UTC),
+        "version": 1,
+    }
     with pytest.raises(SchemaNotRegistered), transaction.atomic():
         publish(ACCOUNT_STATE, data)
 

@@ -19,8 +19,16 @@ from tests.testapp.models import AccountProjection
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
-def state(account_id: uuid.UUID, *, version: int = 1, balance: int = 0, owner: str = "o") -> dict[str, object]:
-    return {"id": account_id, "owner": owner, "balance": balance, "opened_at": datetime.now(UTC), "version": version}
+def state(
+    account_id: uuid.UUID, *, version: int = 1, balance: int = 0, owner: str = "o"
+) -> dict[str, object]:
+    return {
+        "id": account_id,
+        "owner": owner,
+        "balance": balance,
+        "opened_at": datetime.now(UTC),
+        "version": version,
+    }
 
 
 def test_duplicate_delivery_is_applied_once(fake_registry) -> None:

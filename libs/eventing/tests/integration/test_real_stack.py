@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Producer
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 from django.db import connection, transaction
 
-from eventing import Event
+from eventing import Event, publish
 from eventing.conf import eventing_settings
 from eventing.consumer.kafka import build_runner
 from eventing.consumer.registry import HandlerRegistry
@@ -31,7 +31,6 @@ from eventing.consumer.runner import ConsumerRunner
 from eventing.events import EventType
 from eventing.exceptions import IncompatibleSchema
 from eventing.inbox.models import InboxEntry
-from eventing.runtime import get_codec, runtime
 from eventing.schemas import register
 from eventing.serialization.avro import AvroCodec
 from eventing.serialization.registry import ConfluentSchemaRegistry
@@ -40,7 +39,7 @@ from tests.integration.conftest import read_until
 from tests.testapp.events import ACCOUNT_STATE
 from tests.testapp.handlers import project_account
 from tests.testapp.models import AccountProjection
-from tests.testapp.services import account_open
+from tests.testapp.services import account_open, account_state
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -61,7 +60,8 @@ def test_outbox_row_becomes_a_cloudevent_on_the_topic(outbox_capture, live_schem
     account = account_open(owner="Bart", balance=42)
     # Then its event arrives keyed by the account id...
     (message,) = [
-        m for m in read_until(reader, lambda ms: any(m.key() == str(account.id).encode() for m in ms))
+        m
+        for m in read_until(reader, lambda ms: any(m.key() == str(account.id).encode() for m in ms))
         if m.key() == str(account.id).encode()
     ]
     headers = header_dict(message)
@@ -75,26 +75,27 @@ def test_outbox_row_becomes_a_cloudevent_on_the_topic(outbox_capture, live_schem
     assert headers["ce_partitionkey"] == str(account.id)
     # ...and a value that confluent-kafka's own deserializer decodes through the registry
     client = SchemaRegistryClient({"url": eventing_settings.SCHEMA_REGISTRY_URL})
-    value = AvroDeserializer(client)(message.value(), SerializationContext(message.topic(), MessageField.VALUE))
+    value = AvroDeserializer(client)(
+        message.value(), SerializationContext(message.topic(), MessageField.VALUE)
+    )
     assert value["owner"] == "Bart" and value["balance"] == 42 and value["id"] == account.id
 
 
 def test_rolled_back_transaction_publishes_nothing(outbox_capture, live_schemas, kafka_reader) -> None:
     reader = kafka_reader(ACCOUNT_STATE.topic)
     ghost_key = str(uuid.uuid4())
-    # Given a transaction that publishes with key K and then rolls back
-    with pytest.raises(RuntimeError), transaction.atomic():
-        from eventing import publish
-        from tests.testapp.services import account_state
 
-        account = account_open(owner="ghost")
-        publish(ACCOUNT_STATE, account_state(account), key=ghost_key)
-        raise RuntimeError("rollback")
+    # Given a transaction that publishes with key K and then rolls back
+    def publish_then_fail() -> None:
+        with transaction.atomic():
+            account = account_open(owner="ghost")
+            publish(ACCOUNT_STATE, account_state(account), key=ghost_key)
+            raise RuntimeError("rollback")
+
+    with pytest.raises(RuntimeError):
+        publish_then_fail()
     # When a later committed event uses the same key (so the same partition, after it)
     with transaction.atomic():
-        from eventing import publish
-        from tests.testapp.services import account_state
-
         sentinel = account_open(owner="sentinel")
         publish(ACCOUNT_STATE, account_state(sentinel), key=ghost_key)
     messages = read_until(
@@ -119,14 +120,26 @@ def test_incompatible_schema_change_is_rejected_with_the_field_named(tmp_path, r
     (tmp_path / "v3.avsc").write_text(json.dumps(v3))
     try:
         # Given v1 registered under BACKWARD compatibility
-        register([EventType("probe", topic, str(tmp_path / "v1.avsc"))], registry=real_registry, compatibility="BACKWARD")
+        register(
+            [EventType("probe", topic, str(tmp_path / "v1.avsc"))],
+            registry=real_registry,
+            compatibility="BACKWARD",
+        )
         # When v2 adds a field without a default
         with pytest.raises(IncompatibleSchema) as refused:
-            register([EventType("probe", topic, str(tmp_path / "v2.avsc"))], registry=real_registry, compatibility="BACKWARD")
+            register(
+                [EventType("probe", topic, str(tmp_path / "v2.avsc"))],
+                registry=real_registry,
+                compatibility="BACKWARD",
+            )
         # Then it is refused, naming the field and what broke
         assert any("'email'" in m and "BACKWARD" in m for m in refused.value.messages)
         # And a compatible change (with a default) is accepted as a new version
-        (accepted,) = register([EventType("probe", topic, str(tmp_path / "v3.avsc"))], registry=real_registry, compatibility="BACKWARD")
+        (accepted,) = register(
+            [EventType("probe", topic, str(tmp_path / "v3.avsc"))],
+            registry=real_registry,
+            compatibility="BACKWARD",
+        )
         assert accepted.schema_id > 0
     finally:
         SchemaRegistryClient({"url": eventing_settings.SCHEMA_REGISTRY_URL}).delete_subject(f"{topic}-value")
@@ -137,11 +150,23 @@ def test_incompatible_schema_change_is_rejected_with_the_field_named(tmp_path, r
 
 def fresh_event_type() -> EventType:
     """The account contract on a topic of its own (this test's topic)."""
-    return EventType("account_state", f"eventing_tests_consume_{uuid.uuid4().hex[:8]}", ACCOUNT_STATE.schema, owned=False)
+    return EventType(
+        "account_state",
+        f"eventing_tests_consume_{uuid.uuid4().hex[:8]}",
+        ACCOUNT_STATE.schema,
+        owned=False,
+    )
 
 
 def account_data(account_id: uuid.UUID, **overrides: Any) -> dict[str, Any]:
-    return {"id": account_id, "owner": "o", "balance": 0, "opened_at": datetime.now(UTC), "version": 1, **overrides}
+    return {
+        "id": account_id,
+        "owner": "o",
+        "balance": 0,
+        "opened_at": datetime.now(UTC),
+        "version": 1,
+        **overrides,
+    }
 
 
 class CloudEventProducer:
@@ -157,9 +182,16 @@ class CloudEventProducer:
         self.producer.produce(
             self.event_type.topic,
             key=str(data["id"]).encode(),
-            value=value if value is not None else AvroCodec.encode(self.resolved.schema_id, self.resolved.parsed, data),
-            headers=[("ce_id", event_id.encode()), ("ce_type", b"account_state"), ("ce_specversion", b"1.0"),
-                     ("ce_source", b"/tests"), ("content-type", b"application/avro")],
+            value=value
+            if value is not None
+            else AvroCodec.encode(self.resolved.schema_id, self.resolved.parsed, data),
+            headers=[
+                ("ce_id", event_id.encode()),
+                ("ce_type", b"account_state"),
+                ("ce_specversion", b"1.0"),
+                ("ce_source", b"/tests"),
+                ("content-type", b"application/avro"),
+            ],
         )
         self.producer.flush(10)
         return event_id
@@ -256,7 +288,9 @@ def test_sigterm_mid_stream_loses_nothing_and_applies_nothing_twice(live_schemas
         producer.producer.produce(
             ACCOUNT_STATE.topic,
             key=str(account_id).encode(),
-            value=AvroCodec.encode(producer.resolved.schema_id, producer.resolved.parsed, account_data(account_id)),
+            value=AvroCodec.encode(
+                producer.resolved.schema_id, producer.resolved.parsed, account_data(account_id)
+            ),
             headers=[("ce_id", event_id.encode()), ("ce_type", b"account_state")],
         )
         producer.producer.poll(0)
@@ -268,7 +302,16 @@ def test_sigterm_mid_stream_loses_nothing_and_applies_nothing_twice(live_schemas
         "EVENTING_TEST_BATCH_SIZE": "20",  # many small transactions: SIGTERM lands mid-stream
         "PYTHONPATH": str(HERE.parent),
     }
-    command = [sys.executable, "-m", "django", "eventing_consume", "--group", group, "--settings", "tests.settings"]
+    command = [
+        sys.executable,
+        "-m",
+        "django",
+        "eventing_consume",
+        "--group",
+        group,
+        "--settings",
+        "tests.settings",
+    ]
 
     def start() -> subprocess.Popen[bytes]:
         return subprocess.Popen(command, env=env, cwd=HERE.parent, stderr=subprocess.PIPE)

@@ -41,8 +41,16 @@ class FakeClock:
         self.now += seconds
 
 
-def state(account_id: uuid.UUID, *, version: int = 1, owner: str = "o", balance: int = 0) -> dict[str, object]:
-    return {"id": account_id, "owner": owner, "balance": balance, "opened_at": datetime.now(UTC), "version": version}
+def state(
+    account_id: uuid.UUID, *, version: int = 1, owner: str = "o", balance: int = 0
+) -> dict[str, object]:
+    return {
+        "id": account_id,
+        "owner": owner,
+        "balance": balance,
+        "opened_at": datetime.now(UTC),
+        "version": version,
+    }
 
 
 def make_runner(
@@ -76,13 +84,17 @@ def committed(broker: InMemoryBroker) -> int:
     return sum(o for (g, _t, _p), o in broker.committed.items() if g == GROUP)
 
 
-def test_poison_message_goes_to_dead_letter_topic_and_the_next_event_is_applied(fake_registry, broker) -> None:
+def test_poison_message_goes_to_dead_letter_topic_and_the_next_event_is_applied(
+    fake_registry, broker
+) -> None:
     # Given an undecodable message followed by a good event on the same key
     clock = FakeClock()
     runner, _, _ = make_runner(broker, project_account, clock)
     account_id = uuid.uuid4()
     broker.produce(
-        ACCOUNT_STATE.topic, b"\x00garbage", str(account_id).encode(),
+        ACCOUNT_STATE.topic,
+        b"\x00garbage",
+        str(account_id).encode(),
         [("ce_id", b"bad-1"), ("ce_type", b"account_state")],
     )
     cloudevent_message(broker, ACCOUNT_STATE, state(account_id))

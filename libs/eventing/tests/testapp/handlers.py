@@ -12,7 +12,10 @@ def project_account(event: Event) -> None:
     row = AccountProjection.objects.select_for_update().filter(account_id=data["id"]).first()
     if row is None:
         AccountProjection.objects.create(
-            account_id=data["id"], owner=data["owner"], balance=data["balance"], version=data["version"]
+            account_id=data["id"],
+            owner=data["owner"],
+            balance=data["balance"],
+            version=data["version"],
         )
     elif data["version"] > row.version:
         row.owner, row.balance, row.version = data["owner"], data["balance"], data["version"]

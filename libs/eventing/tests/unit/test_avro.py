@@ -54,7 +54,9 @@ def test_decoding_resolves_to_the_reader_schema() -> None:
 
 def test_writer_schema_is_fetched_once_per_id() -> None:
     codec, schema_id = _codec_with_schema()
-    payload = codec.encode(schema_id, parse_schema(SCHEMA), {"id": uuid.uuid4(), "count": 1, "at": datetime.now(UTC)})
+    payload = codec.encode(
+        schema_id, parse_schema(SCHEMA), {"id": uuid.uuid4(), "count": 1, "at": datetime.now(UTC)}
+    )
     calls: list[int] = []
     original = codec.registry.get_schema
     codec.registry.get_schema = lambda i: calls.append(i) or original(i)  # type: ignore[method-assign]

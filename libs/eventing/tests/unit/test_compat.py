@@ -47,7 +47,11 @@ def test_type_promotion_is_allowed_but_narrowing_is_named() -> None:
 
 
 def test_removed_enum_symbol_is_reported() -> None:
-    v2 = with_fields(V1["fields"][0], V1["fields"][1], {"name": "status", "type": {"type": "enum", "name": "S", "symbols": ["A"]}})
+    v2 = with_fields(
+        V1["fields"][0],
+        V1["fields"][1],
+        {"name": "status", "type": {"type": "enum", "name": "S", "symbols": ["A"]}},
+    )
     (message,) = explain(V1, v2, "BACKWARD")
     assert "['B']" in message
 

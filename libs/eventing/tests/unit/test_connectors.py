@@ -15,7 +15,15 @@ def test_outbox_connector_routes_by_topic_column_and_places_cloudevents_headers(
     assert config["transforms.outbox.route.by.field"] == "topic"
     assert config["transforms.outbox.route.topic.replacement"] == "${routedByValue}"
     placement = config["transforms.outbox.table.fields.additional.placement"].split(",")
-    for header in ("ce_id", "ce_type", "ce_source", "ce_time", "ce_specversion", "content-type", "traceparent"):
+    for header in (
+        "ce_id",
+        "ce_type",
+        "ce_source",
+        "ce_time",
+        "ce_specversion",
+        "content-type",
+        "traceparent",
+    ):
         assert any(p.endswith(f":header:{header}") for p in placement), header
     assert config["value.converter"] == "io.debezium.converters.BinaryDataConverter"
     assert config["tombstones.on.delete"] == "false"
@@ -41,7 +49,11 @@ def test_slot_and_publication_names_are_safe_identifiers() -> None:
 
 def test_table_capture_flattens_and_routes_to_one_topic() -> None:
     config = table_capture_connector(
-        "orders-cdc", DB, tables=["public.orders_order"], topic="private_orders_order_cdc", registry_url="http://r/apis/registry/v2"
+        "orders-cdc",
+        DB,
+        tables=["public.orders_order"],
+        topic="private_orders_order_cdc",
+        registry_url="http://r/apis/registry/v2",
     ).config
     assert config["transforms.route.replacement"] == "private_orders_order_cdc"
     assert config["transforms.unwrap.type"] == "io.debezium.transforms.ExtractNewRecordState"
@@ -56,7 +68,11 @@ def test_table_capture_routes_table_records_but_not_debeziums_own_heartbeats() -
     import re
 
     config = table_capture_connector(
-        "orders-cdc", DB, tables=["public.orders_order"], topic="private_orders_order_cdc", registry_url="http://r"
+        "orders-cdc",
+        DB,
+        tables=["public.orders_order"],
+        topic="private_orders_order_cdc",
+        registry_url="http://r",
     ).config
     route = re.compile(config["transforms.route.regex"])
     assert route.fullmatch("orders_cdc.public.orders_order")

@@ -34,16 +34,9 @@ class CustomerAdmin(admin.ModelAdmin):
     )
     readonly_fields = ("id", "version", "created_at", "updated_at")
 
-    def save_model(
-        self, request: HttpRequest, obj: Customer, form: ModelForm, change: bool
-    ) -> None:
-        data: dict[str, Any] = {
-            name: form.cleaned_data[name] for name in UPDATABLE_FIELDS
-        }
-        if change:
-            saved = customer_update(customer=obj, **data)
-        else:
-            saved = customer_create(**data)
+    def save_model(self, request: HttpRequest, obj: Customer, form: ModelForm, change: bool) -> None:
+        data: dict[str, Any] = {name: form.cleaned_data[name] for name in UPDATABLE_FIELDS}
+        saved = customer_update(customer=obj, **data) if change else customer_create(**data)
         # The admin reads the saved object back for its message and redirect.
         obj.pk, obj.version = saved.pk, saved.version
         obj.created_at, obj.updated_at = saved.created_at, saved.updated_at
@@ -51,8 +44,6 @@ class CustomerAdmin(admin.ModelAdmin):
     def delete_model(self, request: HttpRequest, obj: Customer) -> None:
         customer_delete(customer=obj)
 
-    def delete_queryset(
-        self, request: HttpRequest, queryset: QuerySet[Customer]
-    ) -> None:
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Customer]) -> None:
         for customer in queryset:
             customer_delete(customer=customer)

@@ -19,9 +19,7 @@ _ID = OpenApiParameter("customer_id", type=uuid.UUID, location=OpenApiParameter.
 
 @extend_schema_view(
     list=extend_schema(responses=CustomerOutputSerializer(many=True)),
-    create=extend_schema(
-        request=CustomerInputSerializer, responses={201: CustomerOutputSerializer}
-    ),
+    create=extend_schema(request=CustomerInputSerializer, responses={201: CustomerOutputSerializer}),
     retrieve=extend_schema(parameters=[_ID], responses=CustomerOutputSerializer),
     update=extend_schema(
         parameters=[_ID],
@@ -53,24 +51,18 @@ class CustomerViewSet(viewsets.GenericViewSet):
 
     def list(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(
-            CustomerOutputSerializer(page, many=True).data
-        )
+        return self.get_paginated_response(CustomerOutputSerializer(page, many=True).data)
 
     def create(self, request: Request) -> Response:
         serializer = CustomerInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         customer = customer_create(**serializer.validated_data)
-        return Response(
-            CustomerOutputSerializer(customer).data, status=status.HTTP_201_CREATED
-        )
+        return Response(CustomerOutputSerializer(customer).data, status=status.HTTP_201_CREATED)
 
     def retrieve(self, request: Request, customer_id: str) -> Response:
         return Response(CustomerOutputSerializer(self._get(customer_id)).data)
 
-    def update(
-        self, request: Request, customer_id: str, *, partial: bool = False
-    ) -> Response:
+    def update(self, request: Request, customer_id: str, *, partial: bool = False) -> Response:
         customer = self._get(customer_id)
         serializer = CustomerInputSerializer(data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)

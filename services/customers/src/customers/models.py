@@ -18,9 +18,7 @@ class Customer(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        indexes = (
-            models.Index(fields=("created_at", "id"), name="customer_created_idx"),
-        )
+        indexes = (models.Index(fields=("created_at", "id"), name="customer_created_idx"),)
         constraints = (
             models.CheckConstraint(
                 condition=~models.Q(first_name="") & ~models.Q(last_name=""),

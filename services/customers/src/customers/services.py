@@ -36,13 +36,9 @@ def _publish_deleted(customer: Customer) -> None:
 
 
 @transaction.atomic
-def customer_create(
-    *, first_name: str, last_name: str, date_established: datetime
-) -> Customer:
+def customer_create(*, first_name: str, last_name: str, date_established: datetime) -> Customer:
     _require_aware(date_established)
-    customer = Customer(
-        first_name=first_name, last_name=last_name, date_established=date_established
-    )
+    customer = Customer(first_name=first_name, last_name=last_name, date_established=date_established)
     customer.full_clean(validate_unique=False, validate_constraints=False)
     customer.save(force_insert=True)
     _publish_state(customer)
@@ -57,9 +53,7 @@ def customer_update(*, customer: Customer, **fields: Any) -> Customer:
     """
     unknown = set(fields) - UPDATABLE_FIELDS
     if unknown:
-        raise TypeError(
-            f"customer_update() got unexpected fields: {', '.join(sorted(unknown))}"
-        )
+        raise TypeError(f"customer_update() got unexpected fields: {', '.join(sorted(unknown))}")
     if "date_established" in fields:
         _require_aware(fields["date_established"])
 

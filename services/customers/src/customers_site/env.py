@@ -47,9 +47,7 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
-def database_from_url(
-    url: str, *, conn_max_age: int, application_name: str
-) -> dict[str, Any]:
+def database_from_url(url: str, *, conn_max_age: int, application_name: str) -> dict[str, Any]:
     """Build a ``DATABASES`` entry from ``postgresql://user:pass@host:port/name?option=value``.
 
     Query parameters are passed to libpq as connection options (``sslmode``,
@@ -57,9 +55,7 @@ def database_from_url(
     """
     parts = urlsplit(url)
     if parts.scheme not in {"postgres", "postgresql", "pgsql"}:
-        raise ImproperlyConfigured(
-            f"DATABASE_URL must be a postgresql:// URL, got scheme {parts.scheme!r}."
-        )
+        raise ImproperlyConfigured(f"DATABASE_URL must be a postgresql:// URL, got scheme {parts.scheme!r}.")
     name = unquote(parts.path.lstrip("/"))
     if not name:
         raise ImproperlyConfigured(

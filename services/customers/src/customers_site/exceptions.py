@@ -11,10 +11,6 @@ from rest_framework.views import exception_handler as drf_exception_handler
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's handler; a Django ``ValidationError`` from a service becomes a 400."""
     if isinstance(exc, DjangoValidationError):
-        detail = (
-            exc.message_dict
-            if hasattr(exc, "error_dict")
-            else {"non_field_errors": exc.messages}
-        )
+        detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         exc = exceptions.ValidationError(detail=detail)
     return drf_exception_handler(exc, context)

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import os
 
-import eventing
 from django.core.wsgi import get_wsgi_application
+
+import eventing
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "customers_site.settings")
 

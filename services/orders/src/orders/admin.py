@@ -19,12 +19,8 @@ class OrderAdmin(admin.ModelAdmin):
     fields = ("id", "customer_id", "date_placed", "item_count")
     readonly_fields = ("id", "date_placed")
 
-    def save_model(
-        self, request: HttpRequest, obj: Order, form: ModelForm, change: bool
-    ) -> None:
-        data: dict[str, Any] = {
-            name: form.cleaned_data[name] for name in UPDATABLE_FIELDS
-        }
+    def save_model(self, request: HttpRequest, obj: Order, form: ModelForm, change: bool) -> None:
+        data: dict[str, Any] = {name: form.cleaned_data[name] for name in UPDATABLE_FIELDS}
         saved = order_update(order=obj, **data) if change else order_create(**data)
         obj.pk, obj.date_placed = saved.pk, saved.date_placed
 

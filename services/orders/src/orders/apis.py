@@ -22,16 +22,10 @@ _ID = OpenApiParameter("order_id", type=uuid.UUID, location=OpenApiParameter.PAT
 
 
 @extend_schema_view(
-    list=extend_schema(
-        parameters=[OrderFilterSerializer], responses=OrderOutputSerializer(many=True)
-    ),
-    create=extend_schema(
-        request=OrderInputSerializer, responses={201: OrderOutputSerializer}
-    ),
+    list=extend_schema(parameters=[OrderFilterSerializer], responses=OrderOutputSerializer(many=True)),
+    create=extend_schema(request=OrderInputSerializer, responses={201: OrderOutputSerializer}),
     retrieve=extend_schema(parameters=[_ID], responses=OrderOutputSerializer),
-    update=extend_schema(
-        parameters=[_ID], request=OrderInputSerializer, responses=OrderOutputSerializer
-    ),
+    update=extend_schema(parameters=[_ID], request=OrderInputSerializer, responses=OrderOutputSerializer),
     partial_update=extend_schema(
         parameters=[_ID],
         request=OrderInputSerializer(partial=True),
@@ -65,16 +59,12 @@ class OrderViewSet(viewsets.GenericViewSet):
         serializer = OrderInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         order = order_create(**serializer.validated_data)
-        return Response(
-            OrderOutputSerializer(order).data, status=status.HTTP_201_CREATED
-        )
+        return Response(OrderOutputSerializer(order).data, status=status.HTTP_201_CREATED)
 
     def retrieve(self, request: Request, order_id: str) -> Response:
         return Response(OrderOutputSerializer(self._get(order_id)).data)
 
-    def update(
-        self, request: Request, order_id: str, *, partial: bool = False
-    ) -> Response:
+    def update(self, request: Request, order_id: str, *, partial: bool = False) -> Response:
         order = self._get(order_id)
         serializer = OrderInputSerializer(data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)

@@ -10,7 +10,6 @@ import os
 from eventing.conf import eventing_settings
 from eventing.connect import Connector, table_capture_connector
 from eventing.connect.defaults import database_endpoint
-
 from orders.events import ORDER_CDC_TOPIC
 
 

@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from eventing import Event, publish, raw_handler
-
 from orders.events import ORDER_CDC_TOPIC, ORDER_CREATED, ORDER_DELETED
 
 #: Namespace of the uuid5 ids of translated events.

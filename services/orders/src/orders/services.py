@@ -17,9 +17,7 @@ UPDATABLE_FIELDS = frozenset({"customer_id", "item_count"})
 
 @transaction.atomic
 def order_create(*, customer_id: uuid.UUID, item_count: int) -> Order:
-    order = Order(
-        customer_id=customer_id, item_count=item_count, date_placed=timezone.now()
-    )
+    order = Order(customer_id=customer_id, item_count=item_count, date_placed=timezone.now())
     order.full_clean(validate_unique=False, validate_constraints=False)
     order.save(force_insert=True)
     return order
@@ -29,9 +27,7 @@ def order_create(*, customer_id: uuid.UUID, item_count: int) -> Order:
 def order_update(*, order: Order, **fields: Any) -> Order:
     unknown = set(fields) - UPDATABLE_FIELDS
     if unknown:
-        raise TypeError(
-            f"order_update() got unexpected fields: {', '.join(sorted(unknown))}"
-        )
+        raise TypeError(f"order_update() got unexpected fields: {', '.join(sorted(unknown))}")
 
     locked = Order.objects.select_for_update().get(pk=order.pk)
     changed = [name for name, value in fields.items() if getattr(locked, name) != value]

@@ -14,11 +14,7 @@ from points.serializers import AwardSerializer
 
 class AwardApi(APIView):
     @extend_schema(
-        parameters=[
-            OpenApiParameter(
-                "customer_id", type=uuid.UUID, location=OpenApiParameter.PATH
-            )
-        ],
+        parameters=[OpenApiParameter("customer_id", type=uuid.UUID, location=OpenApiParameter.PATH)],
         responses={
             200: AwardSerializer,
             404: OpenApiResponse(description="Unknown or deleted customer."),

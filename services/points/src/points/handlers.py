@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from eventing import Event, handler
-
 from points.events import (
     CUSTOMER_ENTITY_DELETED,
     CUSTOMER_ENTITY_STATE,
@@ -32,9 +31,7 @@ def _customers(events: Sequence[Event], *, deleted: bool) -> list[CustomerStateR
 
 def _orders(events: Sequence[Event], *, deleted: bool) -> list[OrderStateRow]:
     return [
-        OrderStateRow(
-            e.data["id"], e.data["customer_id"], e.data["item_count"], e.data["version"], deleted
-        )
+        OrderStateRow(e.data["id"], e.data["customer_id"], e.data["item_count"], e.data["version"], deleted)
         for e in events
     ]
 

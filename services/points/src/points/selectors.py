@@ -13,9 +13,7 @@ ITEMS_PER_POINT = 42
 def award_get(*, customer_id: uuid.UUID) -> float | None:
     """Points of a customer: items in their live orders / 42; None if unknown or deleted."""
     items = (
-        OrderReadModel.objects.filter(
-            customer_id=OuterRef("customer_id"), deleted=False
-        )
+        OrderReadModel.objects.filter(customer_id=OuterRef("customer_id"), deleted=False)
         .order_by()
         .values("customer_id")
         .annotate(total=Sum("item_count"))

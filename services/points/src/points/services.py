@@ -84,17 +84,13 @@ def customer_delete_apply(*, customer_id: uuid.UUID, version: int) -> bool:
 
 
 @transaction.atomic(savepoint=False)
-def order_state_apply(
-    *, order_id: uuid.UUID, customer_id: uuid.UUID, item_count: int, version: int
-) -> bool:
+def order_state_apply(*, order_id: uuid.UUID, customer_id: uuid.UUID, item_count: int, version: int) -> bool:
     params = (order_id, customer_id, item_count, version, False)
     return _execute(_ORDER_ONE, params) == 1
 
 
 @transaction.atomic(savepoint=False)
-def order_delete_apply(
-    *, order_id: uuid.UUID, customer_id: uuid.UUID, item_count: int, version: int
-) -> bool:
+def order_delete_apply(*, order_id: uuid.UUID, customer_id: uuid.UUID, item_count: int, version: int) -> bool:
     params = (order_id, customer_id, item_count, version, True)
     return _execute(_ORDER_ONE, params) == 1
 
@@ -102,9 +98,7 @@ def order_delete_apply(
 _Row = TypeVar("_Row", CustomerStateRow, OrderStateRow)
 
 
-def _latest_per_key(
-    rows: Iterable[_Row], key: Callable[[_Row], uuid.UUID]
-) -> list[_Row]:
+def _latest_per_key(rows: Iterable[_Row], key: Callable[[_Row], uuid.UUID]) -> list[_Row]:
     """The highest version of each key, sorted by key.
 
     One statement cannot update a row twice (ON CONFLICT would fail), and a fixed

@@ -11,8 +11,8 @@ from functools import partial
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
-from eventing.health import check_consumer
 
+from eventing.health import check_consumer
 from points_site.env import database_from_url, env_bool, env_int, env_list, env_str
 
 SERVICE_NAME = "points"
@@ -20,41 +20,28 @@ BASE_DIR = Path(__file__).resolve().parents[2]
 
 DJANGO_ENV = env_str("DJANGO_ENV", "development").strip().lower()
 if DJANGO_ENV not in {"development", "production"}:
-    raise ImproperlyConfigured(
-        f"DJANGO_ENV must be 'development' or 'production', got {DJANGO_ENV!r}."
-    )
+    raise ImproperlyConfigured(f"DJANGO_ENV must be 'development' or 'production', got {DJANGO_ENV!r}.")
 PRODUCTION = DJANGO_ENV == "production"
 
 INSECURE_SECRET_KEY = "django-insecure-points-development-only"
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", "") or INSECURE_SECRET_KEY
 DEBUG = env_bool("DJANGO_DEBUG", default=not PRODUCTION)
-ALLOWED_HOSTS = env_list(
-    "DJANGO_ALLOWED_HOSTS", [] if PRODUCTION else ["localhost", "127.0.0.1"]
-)
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", [] if PRODUCTION else ["localhost", "127.0.0.1"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
 DEFAULT_DEV_SUPERUSER_PASSWORD = "P@ssw0rd1"
 DEV_SUPERUSER_USERNAME = env_str("DEV_SUPERUSER_USERNAME", "root")
-DEV_SUPERUSER_PASSWORD = env_str(
-    "DEV_SUPERUSER_PASSWORD", DEFAULT_DEV_SUPERUSER_PASSWORD
-)
+DEV_SUPERUSER_PASSWORD = env_str("DEV_SUPERUSER_PASSWORD", DEFAULT_DEV_SUPERUSER_PASSWORD)
 
 if PRODUCTION:
     problems = []
     if DEBUG:
         problems.append("DJANGO_DEBUG must be off")
     if SECRET_KEY == INSECURE_SECRET_KEY or len(SECRET_KEY) < 32:
-        problems.append(
-            "DJANGO_SECRET_KEY must be set to a secret of at least 32 characters"
-        )
+        problems.append("DJANGO_SECRET_KEY must be set to a secret of at least 32 characters")
     if not ALLOWED_HOSTS:
-        problems.append(
-            "DJANGO_ALLOWED_HOSTS must list the host names the service answers to"
-        )
-    if (
-        DEV_SUPERUSER_PASSWORD == DEFAULT_DEV_SUPERUSER_PASSWORD
-        and "DEV_SUPERUSER_PASSWORD" in os.environ
-    ):
+        problems.append("DJANGO_ALLOWED_HOSTS must list the host names the service answers to")
+    if DEV_SUPERUSER_PASSWORD == DEFAULT_DEV_SUPERUSER_PASSWORD and "DEV_SUPERUSER_PASSWORD" in os.environ:
         problems.append("DEV_SUPERUSER_PASSWORD is the development default; unset it")
     if problems:
         raise ImproperlyConfigured(
@@ -116,11 +103,7 @@ DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
-    {
-        "NAME": (
-            "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"
-        )
-    },
+    {"NAME": ("django.contrib.auth.password_validation.UserAttributeSimilarityValidator")},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
@@ -174,14 +157,10 @@ SPECTACULAR_SETTINGS = {
 
 # Eventing: endpoints of the stack, and this service's part in the event flow.
 KAFKA_BOOTSTRAP_SERVERS = env_str("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
-SCHEMA_REGISTRY_URL = env_str(
-    "SCHEMA_REGISTRY_URL", "http://127.0.0.1:8081/apis/ccompat/v7"
-)
+SCHEMA_REGISTRY_URL = env_str("SCHEMA_REGISTRY_URL", "http://127.0.0.1:8081/apis/ccompat/v7")
 CONNECT_URL = env_str("CONNECT_URL", "http://127.0.0.1:8083")
 # The canonical event contracts (.avsc files), shared by all services.
-CONTRACTS_DIR = Path(
-    env_str("CONTRACTS_DIR", str(BASE_DIR.parents[1] / "contracts" / "avro"))
-)
+CONTRACTS_DIR = Path(env_str("CONTRACTS_DIR", str(BASE_DIR.parents[1] / "contracts" / "avro")))
 EVENTING = {
     "SOURCE": "/points",
     "KAFKA_BOOTSTRAP_SERVERS": KAFKA_BOOTSTRAP_SERVERS,
@@ -202,9 +181,7 @@ HEALTH_CHECKS = [
 
 LOG_FORMAT = env_str("LOG_FORMAT", "json").strip().lower()
 if LOG_FORMAT not in {"json", "text"}:
-    raise ImproperlyConfigured(
-        f"LOG_FORMAT must be 'json' or 'text', got {LOG_FORMAT!r}."
-    )
+    raise ImproperlyConfigured(f"LOG_FORMAT must be 'json' or 'text', got {LOG_FORMAT!r}.")
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").strip().upper()
 LOGGING = {
     "version": 1,

@@ -68,15 +68,11 @@ class ConnectClient:
                 failed = [t for t in last.get("tasks", []) if t["state"] == "FAILED"]
                 if last["connector"]["state"] == "FAILED" or failed:
                     trace = (failed[0] if failed else last["connector"]).get("trace", "")
-                    raise ConnectorError(
-                        f"Connector {name} failed:\n{trace}", context={"connector": name}
-                    )
+                    raise ConnectorError(f"Connector {name} failed:\n{trace}", context={"connector": name})
                 if last.get("tasks") and all(s == "RUNNING" for s in states):
                     return
             time.sleep(interval)
-        raise ConnectorError(
-            f"Connector {name} not RUNNING after {timeout:.0f}s", context={"status": last}
-        )
+        raise ConnectorError(f"Connector {name} not RUNNING after {timeout:.0f}s", context={"status": last})
 
     def delete(self, name: str) -> bool:
         response = self._request("DELETE", f"/connectors/{name}")
@@ -84,7 +80,9 @@ class ConnectClient:
 
     def restart(self, name: str) -> None:
         self._request(
-            "POST", f"/connectors/{name}/restart", params={"includeTasks": "true", "onlyFailed": "true"}
+            "POST",
+            f"/connectors/{name}/restart",
+            params={"includeTasks": "true", "onlyFailed": "true"},
         )
 
     def close(self) -> None:

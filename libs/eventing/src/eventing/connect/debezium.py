@@ -135,9 +135,7 @@ def outbox_connector(name: str, db: DatabaseEndpoint) -> Connector:
             "value.converter.delegate.converter.type": "org.apache.kafka.connect.json.JsonConverter",
             "value.converter.delegate.converter.type.schemas.enable": "false",
             "predicates": "isHeartbeatTable,isOutbox",
-            "predicates.isOutbox.type": (
-                "org.apache.kafka.connect.transforms.predicates.TopicNameMatches"
-            ),
+            "predicates.isOutbox.type": ("org.apache.kafka.connect.transforms.predicates.TopicNameMatches"),
             "predicates.isOutbox.pattern": rf".*\.{OutboxEvent._meta.db_table}",
             "transforms": "dropHeartbeats,outbox",
             "transforms.outbox.type": "io.debezium.transforms.outbox.EventRouter",

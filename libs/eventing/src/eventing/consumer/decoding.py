@@ -114,9 +114,7 @@ class MessageDecoder:
         if handler is not None and handler.event_type is not None:
             content_type = headers.get("content-type") or AVRO_CONTENT_TYPE
             if content_type.split(";")[0].strip() != AVRO_CONTENT_TYPE:
-                raise DecodeError(
-                    f"Unsupported content-type {content_type!r}", context={"ce_id": event_id}
-                )
+                raise DecodeError(f"Unsupported content-type {content_type!r}", context={"ce_id": event_id})
             value = message.value()
             if value is None:
                 raise DecodeError("CloudEvent without data", context={"ce_id": event_id})

@@ -6,14 +6,14 @@ import logging
 import os
 import socket
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from confluent_kafka import Consumer, Producer
 
 from eventing.conf import eventing_settings
 from eventing.consumer.registry import HandlerRegistry
 from eventing.consumer.retry import Backoff
-from eventing.consumer.runner import ConsumerRunner, RunnerConfig
+from eventing.consumer.runner import ConsumerPort, ConsumerRunner, ProducerPort, RunnerConfig
 from eventing.runtime import get_codec
 
 logger = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ def ensure_topics(topics: list[str], *, timeout: float = 30.0) -> list[str]:
     Idempotent and race-safe: a topic created meanwhile by someone else is fine.
     """
     from confluent_kafka import KafkaError
-    from confluent_kafka.admin import AdminClient, NewTopic
+    from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
     admin = AdminClient(eventing_settings.kafka_config())
     existing = set(admin.list_topics(timeout=timeout).topics)
@@ -139,14 +139,15 @@ def build_runner(
     config = config or runner_config()
     if eventing_settings.CREATE_TOPICS:
         sources = handlers.topics()
-        ensure_topics(
-            [*sources, *(config.dead_letter_topic.format(group=group, topic=t) for t in sources)]
-        )
+        ensure_topics([*sources, *(config.dead_letter_topic.format(group=group, topic=t) for t in sources)])
     return ConsumerRunner(
         group=group,
         handlers=handlers,
-        consumer=Consumer(consumer_config(group, **(consumer_overrides or {})), logger=kafka_logger),
-        producer=Producer(producer_config(), logger=kafka_logger),
+        consumer=cast(
+            ConsumerPort,
+            Consumer(consumer_config(group, **(consumer_overrides or {})), logger=kafka_logger),
+        ),
+        producer=cast(ProducerPort, Producer(producer_config(), logger=kafka_logger)),
         codec=get_codec(),
         config=config,
         status_reporter=record_status,

@@ -18,6 +18,7 @@ import enum
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connections, transaction
 
@@ -63,9 +64,7 @@ class BatchResult:
 class BatchProcessor:
     """Applies batches of events for one consumer group, exactly once per event id."""
 
-    def __init__(
-        self, group: str, handlers: HandlerRegistry, *, using: str = DEFAULT_DB_ALIAS
-    ) -> None:
+    def __init__(self, group: str, handlers: HandlerRegistry, *, using: str = DEFAULT_DB_ALIAS) -> None:
         self.group = group
         self.handlers = handlers
         self.using = using
@@ -187,7 +186,7 @@ class BatchProcessor:
 
     def _claim(self, events: Sequence[Event], *, status: str = InboxStatus.APPLIED) -> set[str]:
         """Insert inbox rows; return the ids this transaction now owns (others: duplicates)."""
-        rows: list[object] = []
+        rows: list[Any] = []
         seen: set[str] = set()
         for event in events:
             if event.id in seen:
@@ -244,10 +243,9 @@ class _DatabaseErrors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> bool:
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
         if isinstance(exc, (OperationalError, InterfaceError)):
             self.processor._raise_if_database_down(exc)
-        return False
 
 
 def log_fields(event: Event, group: str) -> dict[str, object]:

@@ -80,9 +80,7 @@ class HandlerRegistry:
             self._catalog.add(event_type)
 
         def decorate(fn: HandlerFunction) -> HandlerFunction:
-            self.add(
-                Handler(fn=fn, topic=event_type.topic, batch=batch, event_type=event_type, group=group)
-            )
+            self.add(Handler(fn=fn, topic=event_type.topic, batch=batch, event_type=event_type, group=group))
             return fn
 
         return decorate

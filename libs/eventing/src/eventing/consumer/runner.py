@@ -111,9 +111,7 @@ class DeadLetterPublisher:
     def topic_for(self, source_topic: str) -> str:
         return self.topic_template.format(group=self.group, topic=source_topic)
 
-    def publish(
-        self, message: Message, *, reason: str, error: BaseException, attempts: int
-    ) -> str:
+    def publish(self, message: Message, *, reason: str, error: BaseException, attempts: int) -> str:
         topic = self.topic_for(message.topic() or "")
         failure = [
             ("dlt.reason", reason),
@@ -446,9 +444,7 @@ class ConsumerRunner:
                 del self._held[key]
         for tp in partitions:
             self._progress.pop(tp, None)
-        self._pending = deque(
-            m for m in self._pending if (m.topic(), m.partition()) not in partitions
-        )
+        self._pending = deque(m for m in self._pending if (m.topic(), m.partition()) not in partitions)
 
     @property
     def held_count(self) -> int:

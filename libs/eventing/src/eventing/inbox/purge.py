@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
@@ -27,7 +28,7 @@ def purge_inbox(
     versions, so a very late redelivery cannot overwrite newer state.
     """
     where = "processed_at < now() - make_interval(secs => %s)"
-    params: list[object] = [older_than]
+    params: list[Any] = [older_than]
     if group is not None:
         where += " AND consumer_group = %s"
         params.append(group)
@@ -39,7 +40,7 @@ def purge_inbox(
                 f"SELECT ctid FROM {_TABLE} WHERE {where} LIMIT %s))",
                 [*params, chunk],
             )
-            deleted = cursor.rowcount
+            deleted = int(cursor.rowcount)
         total += deleted
         if deleted < chunk:
             break

@@ -62,3 +62,6 @@ class Heartbeat(models.Model):
 
     class Meta:
         db_table = "eventing_heartbeat"
+
+    def __str__(self) -> str:
+        return f"heartbeat {self.id} at {self.beat_at}"

@@ -88,9 +88,7 @@ class AvroCodec:
         except SchemaRegistryUnavailable:
             raise
         except EventingError as exc:
-            raise DecodeError(
-                f"Unknown schema id {schema_id}", context={"schema_id": schema_id}
-            ) from exc
+            raise DecodeError(f"Unknown schema id {schema_id}", context={"schema_id": schema_id}) from exc
         parsed = parse_schema(text)
         with self._lock:
             self._writers[schema_id] = parsed

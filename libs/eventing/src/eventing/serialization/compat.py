@@ -50,7 +50,9 @@ def reader_problems(reader: Any, writer: Any, path: str = "") -> list[str]:
         for branch in writer:
             if _readable_by_any(reader, branch, path):
                 continue
-            problems.append(f"{path or '/'}: union branch {_describe(branch)} of the writer has no match in the reader")
+            problems.append(
+                f"{path or '/'}: union branch {_describe(branch)} of the writer has no match in the reader"
+            )
         return problems
     if isinstance(reader, list):
         if any(not reader_problems(branch, writer, path) for branch in reader):
@@ -64,7 +66,10 @@ def reader_problems(reader: Any, writer: Any, path: str = "") -> list[str]:
     if r_type != w_type:
         if w_type in _PROMOTIONS and r_type in _PROMOTIONS[w_type]:
             return []
-        return [f"{path or '/'}: type changed from {_describe(writer)} to {_describe(reader)}, which cannot be read across"]
+        return [
+            f"{path or '/'}: type changed from {_describe(writer)} to {_describe(reader)}, "
+            "which cannot be read across"
+        ]
     if r_type == "record":
         return _record_problems(reader, writer, path)
     if r_type == "enum":
@@ -89,7 +94,9 @@ def _readable_by_any(reader: Any, writer_branch: Any, path: str) -> bool:
 def _record_problems(reader: dict[str, Any], writer: dict[str, Any], path: str) -> list[str]:
     problems: list[str] = []
     if reader.get("name", "").split(".")[-1] != writer.get("name", "").split(".")[-1]:
-        problems.append(f"{path or '/'}: record name changed from {writer.get('name')} to {reader.get('name')}")
+        problems.append(
+            f"{path or '/'}: record name changed from {writer.get('name')} to {reader.get('name')}"
+        )
     writer_fields = {f["name"]: f for f in writer.get("fields", [])}
     for field in reader.get("fields", []):
         names = [field["name"], *field.get("aliases", [])]

@@ -130,9 +130,7 @@ class ConfluentSchemaRegistry(AbstractSchemaRegistry):
         return int(registered.schema_id)
 
     def get_schema(self, schema_id: int) -> str:
-        schema = self._call(
-            "fetch a schema", {"schema_id": schema_id}, self._client.get_schema, schema_id
-        )
+        schema = self._call("fetch a schema", {"schema_id": schema_id}, self._client.get_schema, schema_id)
         return str(schema.schema_str)
 
     def set_compatibility(self, subject: str, level: str) -> None:
@@ -240,9 +238,7 @@ class InMemorySchemaRegistry(AbstractSchemaRegistry):
         try:
             return self._schemas[schema_id]
         except KeyError:
-            raise EventingError(
-                "Schema not found", context={"schema_id": schema_id, "status": 404}
-            ) from None
+            raise EventingError("Schema not found", context={"schema_id": schema_id, "status": 404}) from None
 
     def set_compatibility(self, subject: str, level: str) -> None:
         self._compatibility[subject] = level

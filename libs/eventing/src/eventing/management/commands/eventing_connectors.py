@@ -30,9 +30,13 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("action", nargs="?", default="apply", choices=["apply", "status", "delete", "show"])
+        parser.add_argument(
+            "action", nargs="?", default="apply", choices=["apply", "status", "delete", "show"]
+        )
         parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for RUNNING")
-        parser.add_argument("--url", default=None, help="Kafka Connect URL (default: EVENTING['CONNECT_URL'])")
+        parser.add_argument(
+            "--url", default=None, help="Kafka Connect URL (default: EVENTING['CONNECT_URL'])"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         connectors = configured_connectors()

@@ -15,7 +15,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--older-than", type=float, default=None, help="seconds (default: EVENTING['INBOX_RETENTION'])"
+            "--older-than",
+            type=float,
+            default=None,
+            help="seconds (default: EVENTING['INBOX_RETENTION'])",
         )
         parser.add_argument("--outbox", action="store_true", help="also purge kept outbox rows")
 

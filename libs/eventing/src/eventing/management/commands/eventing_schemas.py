@@ -19,7 +19,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("action", nargs="?", default="register", choices=["register", "check"])
         parser.add_argument(
-            "--compatibility", default=None, help="level (default: EVENTING['SCHEMA_COMPATIBILITY'])"
+            "--compatibility",
+            default=None,
+            help="level (default: EVENTING['SCHEMA_COMPATIBILITY'])",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -31,7 +33,8 @@ class Command(BaseCommand):
                     self.stdout.write(f"{item.subject}: schema id {item.schema_id}")
         except IncompatibleSchema as exc:
             raise CommandError(
-                "Incompatible schema change refused:\n  " + "\n  ".join(exc.messages or [str(exc)])
+                "Incompatible schema change refused:\n  "
+                + "\n  ".join(exc.messages or [str(exc)])
                 + f"\n({exc.context})"
             ) from exc
         except EventingError as exc:
