@@ -39,6 +39,7 @@ test: ## every test tier against the real stack (starts it; stops it again unles
 test-unit: ## the fast tier: no I/O, no stack
 	@$(BOOTSTRAP)
 	$(RUN) pytest -q -m unit libs/eventing/tests
+	$(RUN) pytest -q -m unit tests/infra
 	for s in customers orders points; do (cd services/$$s && $(RUN) pytest -q -m unit) || exit 1; done
 
 lint: ## ruff (lint + format check) and mypy --strict on the library and the stack

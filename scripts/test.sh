@@ -34,7 +34,8 @@ tier() {
   if ! "$@"; then failed+=("$name"); fi
 }
 
-tier unit run pytest -q -m unit libs/eventing/tests
+tier "unit (eventing)" run pytest -q -m unit libs/eventing/tests
+tier "unit (stack)" run pytest -q -m unit tests/infra
 for service in customers orders points; do
   tier "unit ($service)" bash -c "cd services/$service && uv run --frozen --all-packages pytest -q -m unit"
 done

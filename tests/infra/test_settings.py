@@ -34,6 +34,9 @@ def test_every_port_moves_with_its_variable(tmp_path: Path) -> None:
             "SCHEMA_REGISTRY_PORT": "18081",
             "SCHEMA_REGISTRY_MANAGEMENT_PORT": "18091",
             "CONNECT_PORT": "18083",
+            "CUSTOMERS_PORT": "18001",
+            "ORDERS_PORT": "18002",
+            "POINTS_PORT": "18003",
         }
     )
 
@@ -45,6 +48,9 @@ def test_every_port_moves_with_its_variable(tmp_path: Path) -> None:
         "registry": 18081,
         "registry-management": 18091,
         "connect": 18083,
+        "customers": 18001,
+        "orders": 18002,
+        "points": 18003,
     }
     assert settings.kafka_bootstrap_servers == "127.0.0.1:19092"
     assert settings.apicurio_v2_url == "http://127.0.0.1:18081/apis/registry/v2"
