@@ -1,3 +1,9 @@
+"""``manage.py ensure_dev_superuser``: the development superuser, idempotently.
+
+The local stack runs it on every start, so the seed's ``root / P@ssw0rd1`` credentials work
+against a fresh database; it refuses with ``DJANGO_ENV=production``.
+"""
+
 from __future__ import annotations
 
 from typing import Any
@@ -15,6 +21,7 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        """Create or repair the superuser; report whether it was created, updated or present."""
         if settings.DJANGO_ENV != "development":
             raise CommandError(
                 "Refusing to create the development superuser with "

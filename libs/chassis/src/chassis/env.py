@@ -1,4 +1,9 @@
-"""Helpers that turn environment variables into Django settings values."""
+"""Helpers that turn environment variables into Django settings values.
+
+Every service reads its configuration from the environment (twelve-factor style); these
+helpers make a malformed value fail start-up with a message naming the variable, instead of
+silently falling back to a default.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +18,16 @@ _FALSE = {"0", "false", "no", "off", ""}
 
 
 def env_str(name: str, default: str) -> str:
+    """The variable ``name`` as is, or ``default`` when it is unset (an empty value is kept)."""
     return os.environ.get(name, default)
 
 
 def env_bool(name: str, default: bool) -> bool:
+    """The variable ``name`` as a boolean (1/0, true/false, yes/no, on/off; empty is false).
+
+    Anything else raises ``ImproperlyConfigured``: a typo such as ``DJANGO_DEBUG=flase`` must
+    not quietly turn a safety switch either way.
+    """
     raw = os.environ.get(name)
     if raw is None:
         return default
@@ -31,6 +42,10 @@ def env_bool(name: str, default: bool) -> bool:
 
 
 def env_int(name: str, default: int) -> int:
+    """The variable ``name`` as an integer; ``default`` when unset or blank.
+
+    A value that is not an integer raises ``ImproperlyConfigured`` naming the variable.
+    """
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
@@ -41,6 +56,11 @@ def env_int(name: str, default: int) -> int:
 
 
 def env_list(name: str, default: list[str]) -> list[str]:
+    """The variable ``name`` as a comma-separated list (items stripped, empty items dropped).
+
+    Unset gives a copy of ``default``; set but empty gives ``[]``, so an operator can
+    explicitly clear a list such as ``DJANGO_ALLOWED_HOSTS``.
+    """
     raw = os.environ.get(name)
     if raw is None:
         return list(default)
@@ -50,8 +70,11 @@ def env_list(name: str, default: list[str]) -> list[str]:
 def database_from_url(url: str, *, conn_max_age: int, application_name: str) -> dict[str, Any]:
     """Build a ``DATABASES`` entry from ``postgresql://user:pass@host:port/name?option=value``.
 
-    Query parameters are passed to libpq as connection options (``sslmode``,
-    ``connect_timeout``, ``host`` for a Unix socket directory, ...).
+    One ``DATABASE_URL`` is how platforms hand out a database, and it keeps the credentials in
+    one variable. Query parameters are passed to libpq as connection options (``sslmode``,
+    ``connect_timeout``, ``host`` for a Unix socket directory, ...); ``application_name``
+    labels the service's connections in ``pg_stat_activity``. Connections are persistent for
+    ``conn_max_age`` seconds and health-checked before reuse.
     """
     parts = urlsplit(url)
     if parts.scheme not in {"postgres", "postgresql", "pgsql"}:

@@ -1,0 +1,27 @@
+"""The routes every service serves besides its own API."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import URLPattern, URLResolver, include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from eventing.health import health
+
+
+def service_urlpatterns(api_urls: str) -> list[URLPattern | URLResolver]:
+    """``urlpatterns`` of a service: its API under ``api/`` plus the shared operational routes.
+
+    ``api_urls`` is the dotted path of the app's URLconf (e.g. ``"orders.urls"``). The shared
+    routes are the OpenAPI schema (``api/schema/``), Swagger UI (``api/docs/``), DRF's login
+    (``api-auth/``), the admin (``admin/``) and ``health/`` (``eventing.health.health``, no
+    authentication), so every service exposes the same operational surface at the same paths.
+    """
+    return [
+        path("api/", include(api_urls)),
+        path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+        path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+        path("api-auth/", include("rest_framework.urls")),
+        path("admin/", admin.site.urls),
+        path("health/", health, name="health"),
+    ]
