@@ -340,3 +340,23 @@ def test_sigterm_mid_stream_loses_nothing_and_applies_nothing_twice(live_schemas
 def _test_database_url() -> str:
     s = connection.settings_dict
     return f"postgresql://{s['USER']}:{s['PASSWORD']}@{s['HOST']}:{s['PORT']}/{s['NAME']}"
+
+
+def test_consumer_status_row_reports_progress_and_lag(live_schemas) -> None:
+    from eventing.consumer.kafka import consumer_lag, record_status
+    from eventing.inbox.models import ConsumerStatus
+
+    event_type = fresh_event_type()
+    producer = CloudEventProducer(event_type, live_schemas)
+    for _ in range(5):
+        producer.send(account_data(uuid.uuid4()))
+    runner = runner_for(event_type, project_account)
+    try:
+        run_until(runner, lambda: runner.counters.applied == 5)
+        record_status(runner)
+    finally:
+        runner.close()
+    status = ConsumerStatus.objects.get(member=runner.member)
+    assert status.applied == 5
+    assert status.lag == 0
+    assert consumer_lag(runner) is None  # closed: no assignment

@@ -63,8 +63,34 @@ def producer_config(**overrides: Any) -> dict[str, Any]:
     )
 
 
+def consumer_lag(runner: ConsumerRunner) -> int | None:
+    """Messages behind the end of the assigned partitions (None when unknown).
+
+    Measured from the offset the runner would commit (applied, not merely fetched), or the
+    group's committed offset for partitions it has not read from yet.
+    """
+    consumer: Any = runner.consumer
+    try:
+        assignment = consumer.assignment()
+        if not assignment:
+            return None
+        positions = runner.commit_positions()
+        unknown = [tp for tp in assignment if (tp.topic, tp.partition) not in positions]
+        if unknown:
+            for tp in consumer.committed(unknown, timeout=2.0):
+                positions[(tp.topic, tp.partition)] = max(tp.offset, 0)
+        lag = 0
+        for tp in assignment:
+            low, high = consumer.get_watermark_offsets(tp, timeout=2.0, cached=False)
+            lag += max(0, high - max(positions[(tp.topic, tp.partition)], low))
+        return lag
+    except Exception as exc:  # lag is informative; never let it break the loop
+        logger.debug("lag unavailable: %s", exc)
+        return None
+
+
 def record_status(runner: ConsumerRunner) -> None:
-    """Upsert the consumer's status row (liveness + counters) for health checks."""
+    """Upsert the consumer's status row (liveness, counters, lag) for health checks."""
     from eventing.inbox.models import ConsumerStatus
 
     counters = runner.counters
@@ -82,6 +108,7 @@ def record_status(runner: ConsumerRunner) -> None:
             "retried": counters.retried,
             "dead_lettered": counters.dead_lettered,
             "held": runner.held_count,
+            "lag": consumer_lag(runner),
         },
     )
 
