@@ -40,6 +40,7 @@ test-unit: ## the fast tier: no I/O, no stack
 	@$(BOOTSTRAP)
 	$(RUN) pytest -q -m unit libs/eventing/tests
 	$(RUN) pytest -q -m unit tests/infra
+	cd libs/chassis && $(RUN) pytest -q -m unit
 	for s in customers orders points; do (cd services/$$s && $(RUN) pytest -q -m unit) || exit 1; done
 
 lint: ## ruff (lint + format check) and mypy --strict on the library and the stack

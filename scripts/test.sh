@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: every test tier against the real stack, in one run.
 #
-#   1. unit      no I/O (library, services, stack)
+#   1. unit      no I/O (library, services, stack); the chassis library's tests
 #   2. library   eventing against PostgreSQL, Kafka, the registry and Debezium
 #   3. services  each service's tests (its database on the stack's PostgreSQL)
 #   4. stack     tests/infra: Avro round trip, Debezium, persistence across down/up
@@ -36,6 +36,7 @@ tier() {
 
 tier "unit (eventing)" run pytest -q -m unit libs/eventing/tests
 tier "unit (stack)" run pytest -q -m unit tests/infra
+tier "chassis" bash -c "cd libs/chassis && uv run --frozen --all-packages pytest -q"
 for service in customers orders points; do
   tier "unit ($service)" bash -c "cd services/$service && uv run --frozen --all-packages pytest -q -m unit"
 done

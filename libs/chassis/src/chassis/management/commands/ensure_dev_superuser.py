@@ -22,14 +22,15 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         """Create or repair the superuser; report whether it was created, updated or present."""
-        if settings.DJANGO_ENV != "development":
+        environment = getattr(settings, "DJANGO_ENV", "development")
+        if environment != "development":
             raise CommandError(
                 "Refusing to create the development superuser with "
-                f"DJANGO_ENV={settings.DJANGO_ENV}; "
+                f"DJANGO_ENV={environment}; "
                 "create production accounts with `manage.py createsuperuser`."
             )
-        username = settings.DEV_SUPERUSER_USERNAME
-        password = settings.DEV_SUPERUSER_PASSWORD
+        username = getattr(settings, "DEV_SUPERUSER_USERNAME", "root")
+        password = getattr(settings, "DEV_SUPERUSER_PASSWORD", "P@ssw0rd1")
         user_model = get_user_model()
         user, created = user_model._default_manager.get_or_create(
             **{user_model.USERNAME_FIELD: username},
