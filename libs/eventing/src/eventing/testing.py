@@ -21,7 +21,6 @@ import threading
 import time
 import uuid
 import zlib
-from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -345,11 +344,3 @@ def cloudevent_message(
         event_type.key_for(data).encode(),
         [(k, v.encode()) for k, v in ce_headers.items()],
     )
-
-
-def group_by_topic(messages: Sequence[InMemoryMessage]) -> dict[str, list[InMemoryMessage]]:
-    """Messages per topic (handy when asserting on dead-letter topics)."""
-    result: dict[str, list[InMemoryMessage]] = defaultdict(list)
-    for message in messages:
-        result[message.topic()].append(message)
-    return dict(result)

@@ -78,12 +78,5 @@ class ConnectClient:
         response = self._request("DELETE", f"/connectors/{name}")
         return response.status_code in (200, 204)
 
-    def restart(self, name: str) -> None:
-        self._request(
-            "POST",
-            f"/connectors/{name}/restart",
-            params={"includeTasks": "true", "onlyFailed": "true"},
-        )
-
     def close(self) -> None:
         self._http.close()
