@@ -5,8 +5,21 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
 
 from eventing.health import health
+
+
+class OptionalSlashRouter(SimpleRouter):  # type: ignore[misc]
+    """A DRF router whose routes match with or without the trailing slash.
+
+    The seed's clients use the slash; a POST without it would otherwise hit APPEND_SLASH,
+    which cannot redirect a POST (an error page in DEBUG).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trailing_slash = "/?"
 
 
 def service_urlpatterns(api_urls: str) -> list[URLPattern | URLResolver]:
