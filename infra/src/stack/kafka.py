@@ -63,6 +63,10 @@ def write_config(settings: Settings) -> None:
         "share.coordinator.state.topic.replication.factor": "1",
         "share.coordinator.state.topic.min.isr": "1",
         "group.initial.rebalance.delay.ms": "0",
+        # KIP-848 groups (group.protocol=consumer): notice a dead member in 10 s, not 45 s, as
+        # the classic protocol can with a client-side session.timeout.ms.
+        "group.consumer.min.session.timeout.ms": "6000",
+        "group.consumer.session.timeout.ms": "10000",
     }
     write_properties(server_properties(settings), properties, "Written by `stack up` on every start.")
     write_log4j2(settings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from pathlib import Path
@@ -12,6 +13,8 @@ HERE = Path(__file__).resolve().parent
 # One topic per test session (inherited by consumer subprocesses), so runs against a
 # persistent Kafka never see each other's events.
 os.environ.setdefault("EVENTING_TESTS_TOPIC", f"eventing_tests_accounts_{uuid.uuid4().hex[:8]}")
+# The backlog topic of the rebalance tests (a consumer per process, several per group).
+os.environ.setdefault("EVENTING_TESTS_BULK_TOPIC", f"eventing_tests_bulk_{uuid.uuid4().hex[:8]}")
 
 _db = urlsplit(
     os.environ.get(
@@ -51,6 +54,8 @@ EVENTING = {
     "CONSUMER_MAX_ATTEMPTS": 3,
     "CONSUMER_POLL_TIMEOUT": 0.1,
     "CONSUMER_BATCH_SIZE": int(os.environ.get("EVENTING_TEST_BATCH_SIZE", "500")),
+    # Extra librdkafka settings for consumer subprocesses (e.g. the group protocol under test).
+    "KAFKA_CONFIG": json.loads(os.environ.get("EVENTING_TEST_KAFKA_CONFIG", "{}")),
 }
 LOGGING = {
     "version": 1,

@@ -8,8 +8,8 @@
 * :func:`deliver` applies events through the real batch processor (inbox, savepoints,
   per-key order) in the test database: "given these events, expect this state".
 * :class:`InMemoryBroker` with :class:`InMemoryConsumer` / :class:`InMemoryProducer` run the
-  full :class:`~eventing.consumer.runner.ConsumerRunner` (retries, dead letters, commits)
-  with no Kafka; the same scenarios run against real Kafka in the integration suite.
+  full :class:`~eventing.consumer.runner.ConsumerRunner` (retries, dead letters, commits,
+  group rebalances with eager or cooperative protocol) with no Kafka.
 * :func:`captured_outbox` keeps outbox rows for the block and returns them decoded.
 """
 
@@ -208,12 +208,20 @@ class InMemoryMessage:
 
 
 class InMemoryBroker:
-    """Topics of partitions held in memory; keys hash to partitions like Kafka (per key order)."""
+    """Topics of partitions held in memory; keys hash to partitions like Kafka (per key order).
+
+    Consumers of one group share its partitions: a member joining or leaving rebalances the
+    group, and each member learns of it inside its next ``consume()`` call, through its
+    ``on_revoke`` / ``on_assign`` / ``on_lost`` callbacks, as with librdkafka.
+    """
 
     def __init__(self, partitions: int = 3) -> None:
         self.partitions = partitions
         self.topics: dict[str, list[list[InMemoryMessage]]] = {}
         self.committed: dict[tuple[str, str, int], int] = {}
+        self.members: dict[str, list[InMemoryConsumer]] = {}
+        #: Commits of a partition by a member that did not own it then: (group, topic, partition, offset).
+        self.foreign_commits: list[tuple[str, str, int, int]] = []
 
     def _topic(self, name: str) -> list[list[InMemoryMessage]]:
         return self.topics.setdefault(name, [[] for _ in range(self.partitions)])
@@ -235,32 +243,117 @@ class InMemoryBroker:
         """All messages of ``topic``, partition by partition."""
         return list(itertools.chain.from_iterable(self.topics.get(topic, [])))
 
+    # -- group coordination ---------------------------------------------------------------
+
+    def join(self, consumer: InMemoryConsumer) -> None:
+        self.members.setdefault(consumer.group, []).append(consumer)
+        self.rebalance(consumer.group)
+
+    def leave(self, consumer: InMemoryConsumer) -> None:
+        members = self.members.get(consumer.group, [])
+        if consumer in members:
+            members.remove(consumer)
+            self.rebalance(consumer.group)
+
+    def rebalance(self, group: str) -> None:
+        """Spread the group's partitions over its members (round robin, in join order)."""
+        members = self.members.get(group, [])
+        topics = sorted({t for m in members for t in m.topics})
+        partitions = [(t, p) for t in topics for p in range(self.partitions)]
+        for member in members:
+            member._target = set()
+        for index, tp in enumerate(partitions):
+            candidates = [m for m in members if tp[0] in m.topics]
+            if candidates:
+                candidates[index % len(candidates)]._target.add(tp)
+        for member in members:
+            member._rebalance_pending = True
+
+    def owner(self, group: str, topic: str, partition: int) -> InMemoryConsumer | None:
+        """The member the last rebalance gave the partition to (it may not have polled yet)."""
+        for member in self.members.get(group, []):
+            if (topic, partition) in member._target:
+                return member
+        return None
+
 
 class _TopicPartition:
     def __init__(self, topic: str, partition: int, offset: int = -1) -> None:
         self.topic, self.partition, self.offset = topic, partition, offset
 
+    def __repr__(self) -> str:
+        return f"TopicPartition({self.topic!r}, {self.partition}, {self.offset})"
+
 
 class InMemoryConsumer:
-    """A single group member that owns every partition of its topics."""
+    """A member of a consumer group on an :class:`InMemoryBroker`.
 
-    def __init__(self, broker: InMemoryBroker, group: str) -> None:
+    ``protocol`` is ``"eager"`` (every rebalance revokes the whole assignment, then assigns
+    the new one) or ``"cooperative"`` (only partitions that move are revoked or assigned).
+    Rebalance callbacks run inside :meth:`consume`, before it fetches, as librdkafka's do.
+    """
+
+    def __init__(self, broker: InMemoryBroker, group: str, *, protocol: str = "eager") -> None:
+        if protocol not in ("eager", "cooperative"):
+            raise ValueError(f"protocol must be 'eager' or 'cooperative', not {protocol!r}")
         self.broker = broker
         self.group = group
+        self.protocol = protocol
         self.topics: list[str] = []
+        self.owned: set[tuple[str, int]] = set()
         self.positions: dict[tuple[str, int], int] = {}
         self.paused: set[tuple[str, int]] = set()
         self.closed = False
         self.commits = 0
+        self._callbacks: dict[str, Any] = {}
+        self._target: set[tuple[str, int]] = set()
+        self._rebalance_pending = False
+        self._lost_pending = False
 
     def subscribe(self, topics: list[str], **callbacks: Any) -> None:
         self.topics = list(topics)
-        for topic in topics:
-            for partition in range(self.broker.partitions):
-                committed = self.broker.committed.get((self.group, topic, partition), 0)
-                self.positions[(topic, partition)] = committed
+        self._callbacks = callbacks
+        self.broker.join(self)
+
+    def lose_assignment(self) -> None:
+        """Simulate a missed session timeout: the next consume() reports every partition lost."""
+        self._lost_pending = True
+
+    def _serve_rebalance(self) -> None:
+        if self._lost_pending:
+            self._lost_pending = False
+            lost, self.owned = sorted(self.owned), set()
+            for tp in lost:
+                self.positions.pop(tp, None)
+            self._callback("on_lost", lost)
+            self._rebalance_pending = True
+        if not self._rebalance_pending:
+            return
+        self._rebalance_pending = False
+        target = set(self._target)
+        if self.protocol == "eager":
+            revoked, assigned = sorted(self.owned), sorted(target)
+        else:
+            revoked, assigned = sorted(self.owned - target), sorted(target - self.owned)
+        if revoked:
+            self._callback("on_revoke", revoked)
+            for tp in revoked:
+                self.owned.discard(tp)
+                self.positions.pop(tp, None)
+                self.paused.discard(tp)
+        for tp in assigned:
+            self.owned.add(tp)
+            self.positions[tp] = self.broker.committed.get((self.group, *tp), 0)
+        if assigned:
+            self._callback("on_assign", assigned)
+
+    def _callback(self, name: str, partitions: list[tuple[str, int]]) -> None:
+        callback = self._callbacks.get(name)
+        if callback is not None:
+            callback(self, [_TopicPartition(t, p) for t, p in partitions])
 
     def consume(self, num_messages: int = 1, timeout: float = -1) -> list[InMemoryMessage]:
+        self._serve_rebalance()
         batch: list[InMemoryMessage] = []
         for (topic, partition), position in sorted(self.positions.items()):
             if (topic, partition) in self.paused:
@@ -276,6 +369,8 @@ class InMemoryConsumer:
     def commit(self, *, offsets: list[Any], asynchronous: bool = True) -> None:
         self.commits += 1
         for tp in offsets:
+            if (tp.topic, tp.partition) not in self.owned:
+                self.broker.foreign_commits.append((self.group, tp.topic, tp.partition, tp.offset))
             self.broker.committed[(self.group, tp.topic, tp.partition)] = tp.offset
 
     def pause(self, partitions: list[Any]) -> None:
@@ -285,10 +380,25 @@ class InMemoryConsumer:
         self.paused.difference_update((p.topic, p.partition) for p in partitions)
 
     def assignment(self) -> list[_TopicPartition]:
-        return [_TopicPartition(t, p) for t, p in self.positions]
+        return [_TopicPartition(t, p) for t, p in sorted(self.owned)]
+
+    def crash(self) -> None:
+        """Die without a word (SIGKILL): no callbacks, no commit; the group rebalances."""
+        self.owned.clear()
+        self.positions.clear()
+        self.closed = True
+        self.broker.leave(self)
 
     def close(self) -> None:
+        """Revoke the assignment (callbacks run, as librdkafka's close does) and leave."""
+        if self.closed:
+            return
+        if self.owned:
+            self._callback("on_revoke", sorted(self.owned))
+        self.owned.clear()
+        self.positions.clear()
         self.closed = True
+        self.broker.leave(self)
 
 
 class InMemoryProducer:

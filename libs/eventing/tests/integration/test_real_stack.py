@@ -343,7 +343,7 @@ def _test_database_url() -> str:
 
 
 def test_consumer_status_row_reports_progress_and_lag(live_schemas) -> None:
-    from eventing.consumer.kafka import consumer_lag, record_status
+    from eventing.consumer.kafka import StatusReporter
     from eventing.inbox.models import ConsumerStatus
 
     event_type = fresh_event_type()
@@ -351,12 +351,26 @@ def test_consumer_status_row_reports_progress_and_lag(live_schemas) -> None:
     for _ in range(5):
         producer.send(account_data(uuid.uuid4()))
     runner = runner_for(event_type, project_account)
+    reporter = StatusReporter()
     try:
+        # Given five events applied
         run_until(runner, lambda: runner.counters.applied == 5)
-        record_status(runner)
+        eventually(lambda: reporter.lag(runner) == 0, timeout=30, what="lag 0 once all are applied")
+        reporter(runner)
+        status = ConsumerStatus.objects.get(member=runner.member)
+        assert status.applied == 5
+        assert status.lag == 0
+        # When three more arrive and are fetched but not applied
+        for _ in range(3):
+            producer.send(account_data(uuid.uuid4()))
+        fetched: list[Any] = []
+
+        def fetched_but_not_applied() -> int | None:
+            fetched.extend(runner.consumer.consume(10, 0.2))  # behind the runner's back
+            return reporter.lag(runner) if len(fetched) == 3 else None
+
+        # Then the lag counts them: it is measured from what was applied, not fetched
+        assert eventually(fetched_but_not_applied, timeout=30, what="lag of the unapplied") == 3
     finally:
         runner.close()
-    status = ConsumerStatus.objects.get(member=runner.member)
-    assert status.applied == 5
-    assert status.lag == 0
-    assert consumer_lag(runner) is None  # closed: no assignment
+    assert reporter.lag(runner) is None  # closed

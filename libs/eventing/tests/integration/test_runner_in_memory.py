@@ -1,6 +1,7 @@
 """The consumer runner on the in-memory bus: retries, dead letters, commits, shutdown.
 
-The same scenarios run against real Kafka in ``test_kafka_consumer.py``.
+Real Kafka runs the consumer scenarios in ``test_real_stack.py`` and the group rebalances in
+``test_rebalance.py``.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def make_runner(
         clock=clock,
         wait=clock.advance,  # waiting for infrastructure just moves the fake clock
     )
-    consumer.subscribe(handlers.topics())
+    runner.subscribe()
     return runner, consumer, producer
 
 
@@ -228,9 +229,10 @@ def test_restart_after_crash_redelivers_without_double_effect(fake_registry, bro
     # Given events applied but the offset commit lost (crash between DB commit and Kafka commit)
     account_id = uuid.uuid4()
     cloudevent_message(broker, ACCOUNT_STATE, state(account_id, balance=7))
-    runner, _, _ = make_runner(broker, project_account, FakeClock())
+    runner, consumer, _ = make_runner(broker, project_account, FakeClock())
     runner.run_once()
     broker.committed.clear()
+    consumer.crash()
     # When a new consumer starts from the last committed offset
     again, _, _ = make_runner(broker, project_account, FakeClock())
     again.run_once()

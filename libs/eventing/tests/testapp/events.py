@@ -11,3 +11,11 @@ ACCOUNT_STATE = declare(
     topic=os.environ["EVENTING_TESTS_TOPIC"],
     schema="testapp/AccountState.avsc",
 )
+
+ACCOUNT_OPENED = declare(
+    "account_opened",
+    topic=os.environ["EVENTING_TESTS_BULK_TOPIC"],
+    schema="testapp/AccountState.avsc",
+    owned=False,
+)
+"""A backlog of these is drained by several consumer processes while the group rebalances."""

@@ -26,3 +26,16 @@ class AccountProjection(models.Model):
     version = models.BigIntegerField()
     applications = models.IntegerField(default=1)
     """How many times a handler wrote this row (exactly-once effect: one per event)."""
+
+
+class AppliedEvent(models.Model):
+    """One row per handler application of an event: the oracle of exactly-once effect.
+
+    No unique constraint on purpose: a duplicate application shows as a second row, a lost
+    event as a missing one.
+    """
+
+    event_id = models.TextField()
+    partition = models.IntegerField()
+    offset = models.BigIntegerField()
+    pid = models.IntegerField()

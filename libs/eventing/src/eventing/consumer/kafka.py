@@ -63,33 +63,66 @@ def producer_config(**overrides: Any) -> dict[str, Any]:
     )
 
 
-def consumer_lag(runner: ConsumerRunner) -> int | None:
-    """Messages behind the end of the assigned partitions (None when unknown).
+class StatusReporter:
+    """Writes the consumer's status row (liveness, counters, lag); called from the loop.
 
-    Measured from the offset the runner would commit (applied, not merely fetched), or the
-    group's committed offset for partitions it has not read from yet.
+    It must not hold the loop up: an uncached watermark query waits behind the in-flight
+    fetch on the broker connection (up to ``fetch.wait.max.ms``, 500 ms, per partition), which
+    once delayed one idle event in three by 2 s. So the lag uses librdkafka's cached
+    watermarks (refreshed by every fetch response, so at most one fetch cycle old; a paused
+    partition's are older) and looks a partition's committed offset up once per assignment,
+    only while nothing has been read from it.
     """
-    consumer: Any = runner.consumer
-    try:
-        assignment = consumer.assignment()
-        if not assignment:
+
+    def __init__(self, committed_timeout: float = 1.0) -> None:
+        self.committed_timeout = committed_timeout
+        self._committed: dict[tuple[str, int], int] = {}
+
+    def __call__(self, runner: ConsumerRunner) -> None:
+        record_status(runner, lag=self.lag(runner))
+
+    def lag(self, runner: ConsumerRunner) -> int | None:
+        """Messages behind the end of the assigned partitions (None when unknown or closed).
+
+        Measured from the offset the runner would commit (applied, not merely fetched), or
+        the group's committed offset for partitions it has not read from yet.
+        """
+        if runner.closed:
             return None
-        positions = runner.commit_positions()
-        unknown = [tp for tp in assignment if (tp.topic, tp.partition) not in positions]
-        if unknown:
-            for tp in consumer.committed(unknown, timeout=2.0):
-                positions[(tp.topic, tp.partition)] = max(tp.offset, 0)
-        lag = 0
-        for tp in assignment:
-            low, high = consumer.get_watermark_offsets(tp, timeout=2.0, cached=False)
-            lag += max(0, high - max(positions[(tp.topic, tp.partition)], low))
-        return lag
-    except Exception as exc:  # lag is informative; never let it break the loop
-        logger.debug("lag unavailable: %s", exc)
-        return None
+        consumer: Any = runner.consumer
+        try:
+            assignment = consumer.assignment()
+            if not assignment:
+                return None
+            keys = {(tp.topic, tp.partition) for tp in assignment}
+            for key in set(self._committed) - keys:
+                del self._committed[key]
+            positions = runner.commit_positions()
+            unknown = [tp for tp in assignment if (tp.topic, tp.partition) not in positions]
+            missing = [tp for tp in unknown if (tp.topic, tp.partition) not in self._committed]
+            if missing:
+                for tp in consumer.committed(missing, timeout=self.committed_timeout):
+                    self._committed[(tp.topic, tp.partition)] = max(tp.offset, 0)
+            lag = 0
+            for tp in assignment:
+                key = (tp.topic, tp.partition)
+                low, high = consumer.get_watermark_offsets(tp, cached=True)
+                if high < 0:
+                    return None  # not fetched yet: unknown, not zero
+                position = positions.get(key, self._committed.get(key, 0))
+                lag += max(0, high - max(position, low))
+            return lag
+        except Exception as exc:  # lag is informative; never let it break the loop
+            logger.warning("consumer lag unavailable: %s", exc, extra={"group": runner.group})
+            return None
 
 
-def record_status(runner: ConsumerRunner) -> None:
+def consumer_lag(runner: ConsumerRunner) -> int | None:
+    """The runner's lag now (see :meth:`StatusReporter.lag`)."""
+    return StatusReporter().lag(runner)
+
+
+def record_status(runner: ConsumerRunner, *, lag: int | None = None) -> None:
     """Upsert the consumer's status row (liveness, counters, lag) for health checks."""
     from eventing.inbox.models import ConsumerStatus
 
@@ -108,7 +141,7 @@ def record_status(runner: ConsumerRunner) -> None:
             "retried": counters.retried,
             "dead_lettered": counters.dead_lettered,
             "held": runner.held_count,
-            "lag": consumer_lag(runner),
+            "lag": lag,
         },
     )
 
@@ -177,5 +210,5 @@ def build_runner(
         producer=cast(ProducerPort, Producer(producer_config(), logger=kafka_logger)),
         codec=get_codec(),
         config=config,
-        status_reporter=record_status,
+        status_reporter=StatusReporter(),
     )

@@ -118,6 +118,11 @@ class HandlerRegistry:
         """The handlers a consumer of ``group`` runs (group-less handlers included)."""
         return HandlerRegistry(h for h in self.all() if h.group in (None, group))
 
+    def for_topics(self, topics: Iterable[str]) -> HandlerRegistry:
+        """The handlers of the given topics only."""
+        wanted = set(topics)
+        return HandlerRegistry(h for h in self.all() if h.topic in wanted)
+
     def topics(self) -> list[str]:
         return sorted({h.topic for h in self.all()})
 

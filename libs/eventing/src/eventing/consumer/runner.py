@@ -6,6 +6,25 @@ whose handler failed (their later events wait behind them, other keys go on), re
 keys with bounded backoff, dead-letter an event whose attempts are exhausted, and commit,
 per partition, the lowest offset not yet finished (only after the database commit).
 
+**The offset invariant.** An offset is committed only after the event at it, and every
+earlier one of its partition, was applied (or dead-lettered) in a committed transaction, and
+only by the member that owns the partition at that moment. Rebalance callbacks
+(``on_assign`` / ``on_revoke`` / ``on_lost``) run *inside* ``consumer.consume()``, so any
+state they change may change in the middle of :meth:`ConsumerRunner._poll`. Hence:
+
+* the runner's containers are edited in place, never rebound, by the callbacks (a rebinding
+  once sent a whole polled batch into a discarded deque, while later offsets of its
+  partition were committed past it: the loss of issue 11);
+* what a poll returns is kept only for partitions owned *after* the poll's last
+  ``consume()`` call (a message fetched before a revoke belongs to the new owner, who
+  re-reads it from the committed offset), and progress is recorded only for owned partitions;
+* ``on_revoke`` commits, synchronously, what is finished of the revoked partitions, then
+  forgets their held and pending events (never committed past them); ``on_lost`` commits
+  nothing, since another member may own them already;
+* the same holds for the eager, the cooperative-sticky and the KIP-848
+  (``group.protocol=consumer``) protocols: the callbacks receive exactly the partitions that
+  change hands, and the runner tracks ownership from them alone.
+
 Kafka and the producer are ports: ``confluent_kafka`` in production, the in-memory bus of
 ``eventing.testing`` in fast tests.
 """
@@ -187,13 +206,19 @@ class ConsumerRunner:
         self._wait = wait or self._stop.wait
         self._held: dict[tuple[str, str | None], HeldKey] = {}
         self._progress: dict[TopicPartitionKey, _PartitionProgress] = {}
-        self._pending: deque[Any] = deque()  # polled messages not yet applied (infra retry)
+        # Polled messages not yet applied (kept while the database or the dead-letter topic is
+        # unavailable). Rebalance callbacks edit it in place: never rebind it.
+        self._pending: deque[Any] = deque()
+        # Partitions this member owns, from the rebalance callbacks alone.
+        self._owned: set[TopicPartitionKey] = set()
         self._paused = False
+        self._repause = False
         self._infra_failures = 0
         self._status_reporter = status_reporter
         self._next_status = 0.0
         self._next_purge = clock() + self.config.inbox_purge_interval
         self.started_at = datetime.now(UTC)
+        self.closed = False
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -227,7 +252,9 @@ class ConsumerRunner:
         close_old_connections()
         try:
             if not self._pending:
-                self._pending.extend(self._poll())
+                # Poll first, then extend: the poll may run callbacks that edit _pending.
+                batch = self._poll()
+                self._pending.extend(batch)
             if self._pending:
                 self._handle(list(self._pending))
                 self._pending.clear()
@@ -253,7 +280,15 @@ class ConsumerRunner:
             batch = self.consumer.consume(1, self._poll_timeout())
             if batch and size > 1:
                 batch.extend(self.consumer.consume(size - 1, 0))
-        return batch
+        # A revoke in a later consume() call disowns what an earlier one returned.
+        owned = [m for m in batch if m.error() is not None or (m.topic(), m.partition()) in self._owned]
+        if len(owned) < len(batch):
+            logger.info(
+                "dropped %d fetched messages of partitions revoked meanwhile (their new owner reads them)",
+                len(batch) - len(owned),
+                extra={"group": self.group},
+            )
+        return owned
 
     def _handle(self, messages: list[Any]) -> None:
         fresh: list[Event] = []
@@ -376,6 +411,8 @@ class ConsumerRunner:
     def _seen(self, topic: str | None, partition: int | None, offset: int | None) -> None:
         if topic is None or partition is None or offset is None:
             return
+        if (topic, partition) not in self._owned:
+            return  # never record progress of a partition someone else may own
         progress = self._progress.setdefault((topic, partition), _PartitionProgress())
         progress.next_offset = max(progress.next_offset, offset + 1)
 
@@ -398,7 +435,18 @@ class ConsumerRunner:
             positions[tp] = lowest.get(tp, progress.next_offset)
         return positions
 
-    def _commit(self, *, asynchronous: bool, only: Iterable[TopicPartitionKey] | None = None) -> None:
+    def _commit(
+        self,
+        *,
+        asynchronous: bool,
+        only: Iterable[TopicPartitionKey] | None = None,
+        force: bool = False,
+    ) -> None:
+        """Commit the finished positions of owned partitions (``force``: even if sent before).
+
+        An asynchronous commit may still fail after it was sent (e.g. in a rebalance), so the
+        revoke commits again, synchronously, whatever was sent.
+        """
         from confluent_kafka import TopicPartition
 
         wanted = set(only) if only is not None else None
@@ -406,8 +454,10 @@ class ConsumerRunner:
         for tp, position in self.commit_positions().items():
             if wanted is not None and tp not in wanted:
                 continue
+            if tp not in self._owned:
+                continue
             progress = self._progress[tp]
-            if position > progress.committed:
+            if force or position > progress.committed:
                 offsets.append(TopicPartition(tp[0], tp[1], position))
                 progress.committed = position
         if not offsets:
@@ -421,30 +471,40 @@ class ConsumerRunner:
 
     # -- rebalance and back-pressure --------------------------------------------------------
 
+    # These run inside consumer.consume() (and close()): edit state in place, never rebind it.
+
     def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
-        logger.info(
-            "partitions assigned: %s",
-            [(p.topic, p.partition) for p in partitions],
-            extra={"group": self.group},
-        )
+        """Eager: the whole new assignment; incremental protocols: the partitions added."""
+        assigned = {(p.topic, p.partition) for p in partitions}
+        self._owned.update(assigned)
+        if self._paused:
+            self._repause = True  # new partitions must not flow while held events pile up
+        logger.info("partitions assigned: %s", sorted(assigned), extra={"group": self.group})
 
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
+        """Commit what is finished of the revoked partitions, then let them go."""
         revoked = {(p.topic, p.partition) for p in partitions}
-        self._commit(asynchronous=False, only=revoked)
+        self._commit(asynchronous=False, only=revoked, force=True)
         self._forget(revoked)
         logger.info("partitions revoked: %s", sorted(revoked), extra={"group": self.group})
 
     def _on_lost(self, consumer: Any, partitions: list[Any]) -> None:
-        self._forget({(p.topic, p.partition) for p in partitions})
+        """Another member may own them already: commit nothing, forget everything."""
+        lost = {(p.topic, p.partition) for p in partitions}
+        self._forget(lost)
+        logger.warning("partitions lost: %s", sorted(lost), extra={"group": self.group})
 
     def _forget(self, partitions: set[TopicPartitionKey]) -> None:
-        """Drop held events of partitions we no longer own (their new owner re-reads them)."""
+        """Drop what we hold of partitions we no longer own (their new owner re-reads it)."""
+        self._owned.difference_update(partitions)
         for key, held in list(self._held.items()):
             if held.events and (held.head.topic, held.head.partition) in partitions:
                 del self._held[key]
         for tp in partitions:
             self._progress.pop(tp, None)
-        self._pending = deque(m for m in self._pending if (m.topic(), m.partition()) not in partitions)
+        kept = [m for m in self._pending if (m.topic(), m.partition()) not in partitions]
+        self._pending.clear()
+        self._pending.extend(kept)
 
     @property
     def held_count(self) -> int:
@@ -452,6 +512,10 @@ class ConsumerRunner:
 
     def _apply_backpressure(self) -> None:
         held = self.held_count
+        if self._repause:
+            self._repause = False
+            if self._paused:
+                self.consumer.pause(self.consumer.assignment())
         if not self._paused and held > self.config.max_pending:
             self.consumer.pause(self.consumer.assignment())
             self._paused = True
@@ -505,6 +569,7 @@ class ConsumerRunner:
         try:
             self._commit(asynchronous=False)
         finally:
+            self.closed = True
             self.consumer.close()
             logger.info(
                 "consumer stopped",

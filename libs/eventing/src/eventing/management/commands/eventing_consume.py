@@ -25,12 +25,27 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--group", required=True, help="Kafka consumer group, e.g. points.read-model")
+        parser.add_argument(
+            "--topic",
+            action="append",
+            dest="topics",
+            metavar="TOPIC",
+            help="Consume only this topic of the group's handlers (repeatable; default: all of them)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         group = options["group"]
         handlers = registry.for_group(group)
         if not handlers.all():
             raise CommandError(f"No handlers registered for group {group!r}")
+        if options["topics"]:
+            unknown = sorted(set(options["topics"]) - set(handlers.topics()))
+            if unknown:
+                raise CommandError(
+                    f"No handler of group {group!r} consumes {', '.join(unknown)}; "
+                    f"its topics are: {', '.join(handlers.topics())}"
+                )
+            handlers = handlers.for_topics(options["topics"])
         try:
             startup()
         except EventingError as exc:
