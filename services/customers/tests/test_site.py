@@ -1,7 +1,8 @@
 """Operational surface of the customers service: the chassis' site contract (settings and
 production refusals, health, schema and docs, logging, gunicorn, admin, dev superuser).
 
-Its health checks need only the database, so the contract runs them all.
+Its /health/ also checks its outbox connector (e2e and fault tests); the contract runs the
+database check.
 """
 
 from __future__ import annotations
@@ -26,4 +27,5 @@ def site() -> ServiceSite:
         settings_file=Path(customers_site.settings.__file__),
         service_dir=Path(__file__).resolve().parents[1],
         default_port=8001,
+        offline_health_checks=["eventing.health.check_database"],
     )

@@ -51,11 +51,20 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         value = getattr(eventing_settings, name)
         if not isinstance(value, int) or value < 1:
             messages.append(Error(f"{SETTING_NAME}['{name}'] must be a positive integer", id="eventing.E005"))
-    if not eventing_settings.OUTBOX_DELETE_AFTER_INSERT:
+    if eventing_settings.OUTBOX_DELETE_AFTER_INSERT:
         messages.append(
             Warning(
-                "Outbox rows are kept: schedule `manage.py eventing_purge --outbox` to bound the table.",
+                "Outbox rows are deleted at insert: if a replication slot is lost, the events of "
+                "the gap cannot be re-emitted (`eventing_cdc recover`).",
+                hint="Keep OUTBOX_DELETE_AFTER_INSERT False and size OUTBOX_RETENTION instead.",
                 id="eventing.W001",
+            )
+        )
+    retention = eventing_settings.OUTBOX_RETENTION
+    if not isinstance(retention, (int, float)) or retention <= 0:
+        messages.append(
+            Error(
+                f"{SETTING_NAME}['OUTBOX_RETENTION'] must be a positive number of seconds", id="eventing.E006"
             )
         )
     return messages

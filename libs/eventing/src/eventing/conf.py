@@ -34,8 +34,13 @@ DEFAULTS: dict[str, Any] = {
     # Register owned schemas at start-up (eventing.startup()); when False, only look them up.
     "REGISTER_SCHEMAS_ON_STARTUP": True,
     # Delete each outbox row in the transaction that inserts it (Debezium reads the insert
-    # from the WAL; the table stays empty). When False, rows stay until `eventing_purge`.
-    "OUTBOX_DELETE_AFTER_INSERT": True,
+    # from the WAL; the table stays empty). False (the default) keeps rows for
+    # OUTBOX_RETENTION, so the events of a lost replication slot can be re-emitted
+    # (`eventing_cdc recover`).
+    "OUTBOX_DELETE_AFTER_INSERT": False,
+    # Seconds a kept outbox row stays; the outbox connector's heartbeat purges older rows
+    # (only while it streams, so rows written while it is down are never purged unread).
+    "OUTBOX_RETENTION": 24 * 3600,
     # Maximum messages taken from Kafka per poll (one DB transaction per batch).
     "CONSUMER_BATCH_SIZE": 500,
     # Seconds a poll waits for messages when nothing else is due.

@@ -9,6 +9,7 @@ import pytest
 from django.db import connection, transaction
 
 from eventing import publish
+from eventing.cdc import reemit_outbox
 from eventing.exceptions import NotInTransaction, SchemaNotRegistered
 from eventing.outbox.models import OutboxEvent
 from eventing.runtime import use_registry
@@ -65,11 +66,29 @@ def test_rolled_back_change_writes_no_event(fake_registry) -> None:
     assert not Account.objects.filter(owner="Lisa").exists()
 
 
-def test_outbox_stays_empty_when_rows_are_deleted_in_the_same_transaction(fake_registry) -> None:
-    # Given the default: delete after insert (Debezium reads the insert from the WAL)
+def test_outbox_stays_empty_when_rows_are_deleted_in_the_same_transaction(fake_registry, settings) -> None:
+    # Given delete after insert (Debezium reads the insert from the WAL)
+    settings.EVENTING = {**settings.EVENTING, "OUTBOX_DELETE_AFTER_INSERT": True}
     for i in range(5):
         account_open(owner=f"owner-{i}")
     assert OutboxEvent.objects.count() == 0
+
+
+def test_outbox_rows_are_kept_by_default_and_reemitted_in_order_unchanged(fake_registry) -> None:
+    # Given the default: rows kept (for OUTBOX_RETENTION), some before and some after T
+    account_open(owner="before")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT clock_timestamp()")
+        (since,) = cursor.fetchone()
+    for i in range(3):
+        account_open(owner=f"gap-{i}")
+    kept = list(OutboxEvent.objects.order_by("created_at").values_list("id", "created_at", "payload"))
+    assert len(kept) == 4
+    # When the rows since T are re-emitted (after a lost replication slot)
+    assert reemit_outbox(since) == 3
+    # Then they are the same rows (id = CloudEvents id, so consumers skip what they had)
+    again = list(OutboxEvent.objects.order_by("created_at").values_list("id", "created_at", "payload"))
+    assert [(i, c, bytes(p)) for i, c, p in again] == [(i, c, bytes(p)) for i, c, p in kept]
 
 
 def test_publish_outside_a_transaction_is_refused(fake_registry) -> None:

@@ -2,7 +2,7 @@
 
 The common settings (and the refusal of insecure defaults with ``DJANGO_ENV=production``)
 are the chassis' (``chassis.settings``). Its own: every customer change is published through
-the outbox (Debezium's outbox connector), and its health is its database's.
+the outbox (Debezium's outbox connector); its health is its database's and its connector's.
 """
 
 from __future__ import annotations
@@ -29,4 +29,5 @@ EVENTING = eventing_config(
 )
 
 # Callables (or dotted paths) run by GET /health/; each raises to report failure.
-HEALTH_CHECKS = ["eventing.health.check_database"]
+# "cdc": its outbox connector runs and its replication slot holds every undelivered event.
+HEALTH_CHECKS = ["eventing.health.check_database", "eventing.cdc.check_cdc"]

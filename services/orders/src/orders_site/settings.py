@@ -37,4 +37,5 @@ HEALTH_CHECKS = [
     "eventing.health.check_kafka",
     "eventing.health.check_schema_registry",
     partial(check_consumer, "orders.translator"),
+    "eventing.cdc.check_cdc",  # both connectors run; their slots hold every undelivered event
 ]

@@ -74,6 +74,44 @@ class ConnectClient:
             time.sleep(interval)
         raise ConnectorError(f"Connector {name} not RUNNING after {timeout:.0f}s", context={"status": last})
 
+    def offsets(self, name: str) -> list[dict[str, Any]]:
+        """The connector's stored source offsets (``[{"partition": ..., "offset": ...}]``)."""
+        response = self._request("GET", f"/connectors/{name}/offsets")
+        if response.status_code == 404:
+            return []
+        self._raise_for(response, name)
+        result: list[dict[str, Any]] = response.json().get("offsets", [])
+        return result
+
+    def stop(self, name: str) -> None:
+        """Stop the connector and its tasks (its config and offsets stay)."""
+        self._raise_for(self._request("PUT", f"/connectors/{name}/stop"), name)
+
+    def resume(self, name: str) -> None:
+        self._raise_for(self._request("PUT", f"/connectors/{name}/resume"), name)
+
+    def reset_offsets(self, name: str) -> None:
+        """Forget the stored offsets (the connector must be STOPPED)."""
+        self._raise_for(self._request("DELETE", f"/connectors/{name}/offsets"), name)
+
+    def wait_state(self, name: str, state: str, *, timeout: float = 60.0, interval: float = 0.5) -> None:
+        """Poll until the connector reports ``state`` (e.g. ``STOPPED``)."""
+        deadline = time.monotonic() + timeout
+        last: dict[str, Any] | None = None
+        while time.monotonic() < deadline:
+            last = self.status(name)
+            if last is not None and last["connector"]["state"] == state:
+                return
+            time.sleep(interval)
+        raise ConnectorError(f"Connector {name} not {state} after {timeout:.0f}s", context={"status": last})
+
+    def _raise_for(self, response: httpx.Response, name: str) -> None:
+        if response.status_code >= 400:
+            raise ConnectorError(
+                f"Kafka Connect refused the request for {name}: {response.status_code} {response.text}",
+                context={"connector": name},
+            )
+
     def delete(self, name: str) -> bool:
         response = self._request("DELETE", f"/connectors/{name}")
         return response.status_code in (200, 204)

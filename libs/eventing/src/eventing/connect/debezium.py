@@ -27,6 +27,23 @@ HEARTBEAT_QUERY = (
     f"INSERT INTO {Heartbeat._meta.db_table} (id, beat_at) VALUES (1, now()) "
     "ON CONFLICT (id) DO UPDATE SET beat_at = EXCLUDED.beat_at"
 )
+#: Rows the outbox heartbeat purges at most per beat (one beat every heartbeat.interval.ms).
+OUTBOX_PURGE_CHUNK = 50_000
+
+
+def outbox_heartbeat_query(retention: float) -> str:
+    """The heartbeat that also purges outbox rows older than ``retention`` seconds.
+
+    It runs only while the connector streams, so rows written while it is down (or its slot
+    lost) are never purged before they were read or re-emitted.
+    """
+    table = OutboxEvent._meta.db_table
+    return (
+        f"WITH purged AS (DELETE FROM {table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {table} "
+        f"WHERE created_at < now() - interval '{int(retention)} seconds' LIMIT {OUTBOX_PURGE_CHUNK}))) "
+        f"{HEARTBEAT_QUERY}"
+    )
+
 
 #: CloudEvents headers from outbox columns (column:header:name).
 OUTBOX_HEADER_PLACEMENT = ",".join(
@@ -121,12 +138,16 @@ def _common(name: str, db: DatabaseEndpoint, tables: list[str]) -> dict[str, str
     }
 
 
-def outbox_connector(name: str, db: DatabaseEndpoint) -> Connector:
-    """The outbox connector of one service database (EventRouter, pass-through values)."""
+def outbox_connector(name: str, db: DatabaseEndpoint, *, retention: float = 24 * 3600) -> Connector:
+    """The outbox connector of one service database (EventRouter, pass-through values).
+
+    Its heartbeat purges outbox rows older than ``retention`` seconds (``OUTBOX_RETENTION``).
+    """
     outbox = f"public.{OutboxEvent._meta.db_table}"
     config = _common(name, db, [outbox])
     config.update(
         {
+            "heartbeat.action.query": outbox_heartbeat_query(retention),
             "snapshot.mode": "no_data",  # outbox rows are events, not state to snapshot
             "tombstones.on.delete": "false",
             "key.converter": "org.apache.kafka.connect.storage.StringConverter",

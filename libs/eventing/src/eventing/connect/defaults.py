@@ -23,4 +23,8 @@ def outbox() -> Connector:
     source = str(eventing_settings.SOURCE or "").strip("/")
     if not source:
         raise ConfigurationError("EVENTING['SOURCE'] is required to name the outbox connector")
-    return outbox_connector(f"{source.replace('/', '-')}-outbox", database_endpoint())
+    return outbox_connector(
+        f"{source.replace('/', '-')}-outbox",
+        database_endpoint(),
+        retention=float(eventing_settings.OUTBOX_RETENTION),
+    )

@@ -2,9 +2,10 @@
 
 Each row is one event. Its columns become the Kafka record: ``topic`` routes it, ``key``
 is the record key, ``payload`` (Confluent-framed Avro) the value, and the remaining
-columns CloudEvents headers (see ``eventing.connect``). By default a row is deleted in the
-transaction that inserts it: Debezium reads the insert from the WAL, and the table stays
-empty.
+columns CloudEvents headers (see ``eventing.connect``). Debezium reads the insert from the
+WAL; the row is kept for ``OUTBOX_RETENTION`` (purged by the outbox connector's heartbeat) so
+that the events of a lost replication slot can be re-emitted (``eventing.cdc``), unless
+``OUTBOX_DELETE_AFTER_INSERT`` deletes it in the inserting transaction.
 """
 
 from __future__ import annotations
@@ -39,12 +40,13 @@ class OutboxEvent(models.Model):
     payload = models.BinaryField()
     """The event data: magic byte, 4-byte schema id, Avro body."""
     created_at = models.DateTimeField(db_default=models.Func(function="clock_timestamp"))
-    """Insert time (per statement, so it orders events of one transaction); matters only
-    when rows are kept and purged later."""
+    """Insert time (per statement, so it orders events of one transaction): what retention
+    and re-emission after a lost slot go by."""
 
     class Meta:
         db_table = "eventing_outbox"
         verbose_name = "outbox event"
+        indexes = [models.Index(fields=["created_at"], name="eventing_outbox_created_idx")]
 
     def __str__(self) -> str:
         return f"{self.type} {self.id} -> {self.topic}"
