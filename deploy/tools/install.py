@@ -59,7 +59,9 @@ STRIMZI_KINDS = {
     "io.strimzi.api.kafka.model.connector.KafkaConnector": "kafkaconnector",
     "io.strimzi.api.kafka.model.topic.KafkaTopic": "kafkatopic",
 }
-PLUGIN_POMS = [REPO / "infra" / "maven" / name / "pom.xml" for name in ("debezium-postgres", "apicurio-converter")]
+PLUGIN_POMS = [
+    REPO / "infra" / "maven" / name / "pom.xml" for name in ("debezium-postgres", "apicurio-converter")
+]
 
 
 class InstallError(RuntimeError):
@@ -104,9 +106,7 @@ def _digest(*paths: Path) -> str:
 
 def go_executable() -> str:
     """``go`` on PATH or in /usr/local/go; Debian's golang-go as root when there is none."""
-    found = shutil.which("go") or (
-        "/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").is_file() else None
-    )
+    found = shutil.which("go") or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").is_file() else None)
     if not found:
         if os.geteuid() != 0:
             raise InstallError("Go is required to build kustomize and kubeconform: install golang-go")
@@ -326,8 +326,17 @@ def install_plugin_artifacts() -> None:
     for pom in PLUGIN_POMS:
         print(f"Maven: resolving {pom.relative_to(REPO)}", flush=True)  # noqa: T201
         _run(
-            [maven_executable(), "-B", "-q", "-U", "-s", str(MAVEN_SETTINGS), "-f", str(pom),
-             f"{DEPENDENCY_PLUGIN}:resolve"],
+            [
+                maven_executable(),
+                "-B",
+                "-q",
+                "-U",
+                "-s",
+                str(MAVEN_SETTINGS),
+                "-f",
+                str(pom),
+                f"{DEPENDENCY_PLUGIN}:resolve",
+            ],
             f"Maven download of the artifacts in {pom.relative_to(REPO)}",
         )
     marker.write_text(_digest(*PLUGIN_POMS) + "\n")
