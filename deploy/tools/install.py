@@ -81,7 +81,11 @@ def _run(argv: list[str], what: str, *, env: dict[str, str] | None = None, timeo
     except FileNotFoundError as exc:
         raise InstallError(f"{what}: {argv[0]} not found") from exc
     if result.returncode != 0:
-        output = (result.stderr + result.stdout).strip().splitlines()
+        text = re.sub(r"\x1b\[[0-9;]*m", "", result.stderr + result.stdout)
+        missing = re.search(r"Could not find artifact (\S+)", text)
+        if missing:
+            raise InstallError(f"{what} failed: Maven Central does not serve {missing[1]}")
+        output = text.strip().splitlines()
         errors = [line for line in output if re.search(r"error|refused|denied|not found|403|404", line, re.I)]
         raise InstallError(f"{what} failed: {(errors or output or ['no output'])[0].strip()}")
     return result.stdout
