@@ -13,7 +13,7 @@ RUN := $(UV) run --frozen --all-packages
 STACK := $(RUN) stack
 BOOTSTRAP := scripts/bootstrap.sh
 
-.PHONY: help install up down status logs reset demo test test-unit lint fmt bench
+.PHONY: help install up down status logs reset demo test test-unit lint fmt bench deploy-tools deploy-manifests deploy-check
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_.-]+:.*## ' $(MAKEFILE_LIST) \
@@ -42,6 +42,20 @@ test-unit: ## the fast tier: no I/O, no stack
 	$(RUN) pytest -q -m unit tests/infra
 	cd libs/chassis && $(RUN) pytest -q -m unit
 	for s in customers orders points; do (cd services/$$s && $(RUN) pytest -q -m unit) || exit 1; done
+
+deploy-tools: ## install kustomize, kubeconform and the Kubernetes/Strimzi schemas into .deploy-tools/
+	@$(BOOTSTRAP)
+	$(RUN) python deploy/tools/install.py
+
+deploy-manifests: ## regenerate deploy/base/generated/ (connectors, topics, Connect plugins) from the code
+	@$(BOOTSTRAP)
+	$(RUN) python deploy/tools/install.py
+	$(RUN) python deploy/tools/generate.py
+
+deploy-check: ## offline: render the overlays, validate them (kubeconform), check them against the code
+	@$(BOOTSTRAP)
+	$(RUN) python deploy/tools/install.py
+	$(RUN) pytest -q tests/deploy
 
 lint: ## ruff (lint + format check) and mypy --strict on the library and the stack
 	@$(BOOTSTRAP)

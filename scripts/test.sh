@@ -2,6 +2,7 @@
 # `make test`: every test tier against the real stack, in one run.
 #
 #   1. unit      no I/O (library, services, stack); the chassis library's tests
+#      deploy    deploy/ rendered and validated offline (kustomize, kubeconform), checked against the code
 #   2. library   eventing against PostgreSQL, Kafka, the registry and Debezium
 #   3. services  each service's tests (its database on the stack's PostgreSQL)
 #   4. stack     tests/infra: Avro round trip, Debezium, persistence across down/up
@@ -40,6 +41,7 @@ tier "chassis" bash -c "cd libs/chassis && uv run --frozen --all-packages pytest
 for service in customers orders points; do
   tier "unit ($service)" bash -c "cd services/$service && uv run --frozen --all-packages pytest -q -m unit"
 done
+tier "deploy (offline)" run pytest -q tests/deploy
 
 echo "== starting the stack"
 run stack up || { echo "the stack did not start: see the message above"; exit 1; }
