@@ -34,6 +34,7 @@ Settings: ``CHASSIS_AUTH = {...}`` (see ``DEFAULTS``); ``chassis.settings`` fill
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import hmac
@@ -48,7 +49,7 @@ from typing import Any, Generic, TypeVar
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.cache import BaseCache, caches
+from django.core.cache import BaseCache, InvalidCacheBackendError, caches
 from django.core.signals import setting_changed
 from django.db.models.signals import post_delete, post_save
 from rest_framework import exceptions
@@ -66,6 +67,7 @@ __all__ = [
     "auth_settings",
     "credential_cache",
     "failure_limiter",
+    "reset_state",
 ]
 
 K = TypeVar("K", bound=Hashable)
@@ -178,7 +180,9 @@ class CredentialCache:
     def remember(self, username: str, password: str, user: Any) -> None:
         """Record that ``username``/``password`` verified as ``user`` (with its current hash)."""
         self.verified.set(self.key(username, password), _Verified(user.pk, user.password))
-        self.users.set(user.pk, copy.copy(user))
+        row = copy.copy(user)
+        row._password = None  # Django keeps a just-set raw password here until save()
+        self.users.set(user.pk, row)
 
     def forget_user(self, pk: Any) -> None:
         """Drop the cached row of user ``pk``: its next cache hit reads the row again."""
@@ -297,6 +301,13 @@ def failure_limiter() -> FailureLimiter:
             cache_alias=config.failure_cache,
         )
     return current
+
+
+def reset_state() -> None:
+    """Forget every cached credential and failure count of this process (tests, operators)."""
+    _state.clear()
+    with contextlib.suppress(InvalidCacheBackendError):
+        caches[auth_settings().failure_cache].clear()
 
 
 def _reload(*, setting: str, **kwargs: Any) -> None:
