@@ -102,10 +102,11 @@ def test_it_gives_up_loudly_after_max_restarts_and_starts_afresh_once_stable(
     assert len(connect.restarts) == 2
     assert states[-1] == "gave_up"
     assert "gave up on customers-outbox: 2 restarts did not help" in caplog.text
-    # When someone fixes it and it runs for a while, the supervisor's attempts are fresh again
+    # When someone fixes it, it is no longer given up; once it has run a while, attempts are fresh
     connect.current = status()
     clock.now = 100.0
     watch.check_once()
+    assert states[-1] == "restarting"  # runs, still in the episode of its restarts
     clock.now = 161.0
     watch.check_once()
     assert states[-1] == "running"

@@ -15,7 +15,8 @@ broker stalled. :class:`ConnectorSupervisor` polls each connector's status and
   help and resetting would lose events; it gives up at once, naming ``eventing_cdc recover``.
 
 An episode ends once the connector has run for ``stable`` seconds; the next failure starts
-with fresh attempts. ``manage.py eventing_connectors supervise`` runs it until SIGTERM.
+with fresh attempts. A connector it gave up on that runs again (fixed by hand) is no longer
+given up. ``manage.py eventing_connectors supervise`` runs it until SIGTERM.
 """
 
 from __future__ import annotations
@@ -119,9 +120,11 @@ class ConnectorSupervisor:
             episode.unhealthy_since = None
             if episode.healthy_since is None:
                 episode.healthy_since = now
-            if (episode.restarts or episode.gave_up) and now - episode.healthy_since >= self.stable:
+            if episode.gave_up:  # fixed by hand (e.g. eventing_cdc recover): no longer given up
                 logger.info("connector %s runs again", name, extra={"connector": name})
-                episode.restarts, episode.gave_up, episode.last_error = 0, False, ""
+                episode.gave_up = False
+            if episode.restarts and now - episode.healthy_since >= self.stable:
+                episode.restarts, episode.last_error = 0, ""
             self._record(name, episode, "running" if not episode.restarts else "restarting")
             return
         kind, detail = problem
