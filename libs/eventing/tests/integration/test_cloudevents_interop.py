@@ -105,9 +105,7 @@ def test_every_event_parses_with_both_cloudevents_sdks(outbox_capture, live_sche
     assert untraced_parent[0] != traced_parent[0]
 
 
-def test_dataschema_uses_the_public_registry_base(
-    outbox_capture, live_schemas, kafka_reader
-) -> None:
+def test_dataschema_uses_the_public_registry_base(outbox_capture, live_schemas, kafka_reader) -> None:
     # Given a public registry base configured for ce_dataschema
     base = "https://registry.example.com/apis/ccompat/v7/"
     with override_settings(EVENTING={**EVENTING, "DATASCHEMA_BASE": base}):
