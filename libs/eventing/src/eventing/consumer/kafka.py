@@ -14,11 +14,14 @@ from eventing.conf import eventing_settings
 from eventing.consumer.registry import HandlerRegistry
 from eventing.consumer.retry import Backoff
 from eventing.consumer.runner import ConsumerPort, ConsumerRunner, ProducerPort, RunnerConfig
+from eventing.logfilters import CollapseRepeats
 from eventing.runtime import get_codec
 
 logger = logging.getLogger(__name__)
-#: librdkafka's own log lines (connection failures, rebalances) go through Python logging.
+#: librdkafka's own log lines (connection failures, rebalances) go through Python logging;
+#: repeats (a reconnect attempt every ~50 ms while a broker is down) are collapsed.
 kafka_logger = logging.getLogger("eventing.kafka.client")
+kafka_logger.addFilter(CollapseRepeats(window=30.0))
 #: Seconds after which the status row of a member that stopped reporting (killed, its host
 #: gone) is deleted by any live consumer of the database.
 STATUS_ROW_RETENTION = 3600.0
