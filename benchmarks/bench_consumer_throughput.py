@@ -23,7 +23,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from common import setup_django, write_result
+from common import drop_database, remove_topics_and_subjects, setup_django, write_result
 
 
 def produce(topic: str, count: int, customers: int) -> None:
@@ -95,7 +95,7 @@ def run_naive(topic: str, count: int) -> float:
     consumer = Consumer(
         eventing_settings.kafka_config(
             **{
-                "group.id": f"bench-naive-{uuid.uuid4().hex[:8]}",
+                "group.id": f"bench-naive-{topic}",
                 "auto.offset.reset": "earliest",
                 "enable.auto.commit": False,
             }
@@ -163,7 +163,7 @@ def run_eventing(topic: str, count: int, batch_size: int, *, batch_handler: bool
     else:
         registry.handler(bench_type)(per_event_handler)
     config = replace(runner_config(), batch_size=batch_size, inbox_purge_interval=0)
-    runner = build_runner(f"bench-eventing-{uuid.uuid4().hex[:8]}", registry, config=config)
+    runner = build_runner(f"bench-eventing-{topic}-{uuid.uuid4().hex[:8]}", registry, config=config)
     runner.subscribe()
     started = None
     while runner.counters.applied < count:
@@ -191,8 +191,15 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=500)
     args = parser.parse_args()
     setup_django("points_site.settings", "points_bench")
-
     topic = f"bench_orders_{uuid.uuid4().hex[:8]}"
+    try:
+        measure_and_report(args, topic)
+    finally:
+        remove_topics_and_subjects(topic)
+        drop_database("points_bench")
+
+
+def measure_and_report(args: argparse.Namespace, topic: str) -> None:
     print(f"producing {args.events} order events to {topic} ...", flush=True)
     produce(topic, args.events, args.customers)
 

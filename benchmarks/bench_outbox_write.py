@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from common import setup_django, write_result
+from common import drop_database, setup_django, write_result
 
 ESTABLISHED = datetime(1980, 2, 23, tzinfo=UTC)
 BODY = {"first_name": "Bart", "last_name": "Simpson", "date_established": "1980-02-23T00:00:00Z"}
@@ -113,6 +113,13 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_DEBUG", "0")  # DEBUG records every query: not what runs in production
     setup_django("customers_site.settings", "customer_bench")
+    try:
+        measure_and_report(args)
+    finally:
+        drop_database("customer_bench")
+
+
+def measure_and_report(args: argparse.Namespace) -> None:
     import eventing
 
     eventing.startup()

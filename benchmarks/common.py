@@ -1,4 +1,9 @@
-"""Shared helpers of the benchmarks: Django bootstrapping, a scratch database, result files."""
+"""Shared helpers of the benchmarks: Django bootstrapping, a scratch database, result files.
+
+Each benchmark removes what it created on the stack (scratch database, topics, subjects)
+when it ends, also when it fails; results go to ``results/`` (ignored by git: a run kept as
+a reference is added with ``git add -f``).
+"""
 
 from __future__ import annotations
 
@@ -34,6 +39,44 @@ def setup_django(settings_module: str, database: str) -> None:
 
     django.setup()
     call_command("migrate", verbosity=0)
+
+
+def drop_database(database: str) -> None:
+    """Drop a scratch database made by :func:`setup_django` (closing Django's connections first)."""
+    from django.db import connections
+
+    connections.close_all()
+    base = os.environ.get("POSTGRES_URL", "postgresql://postgres:postgres@127.0.0.1:5432")
+    with psycopg.connect(urlunsplit(urlsplit(base)._replace(path="/postgres")), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+def remove_topics_and_subjects(token: str) -> None:
+    """Delete the Kafka topics and registry subjects whose names contain ``token``.
+
+    A benchmark names its topics and consumer groups with a unique token; its dead-letter
+    topics (``<group>.<topic>.dlt``) and subjects (``<topic>-value``) contain it too. Kafka
+    keeps an empty group after its topics are gone, so groups are deleted explicitly.
+    """
+    import httpx
+    from confluent_kafka.admin import AdminClient
+
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    topics = [t for t in admin.list_topics(timeout=30).topics if token in t]
+    if topics:
+        for future in admin.delete_topics(topics, operation_timeout=30).values():
+            future.result(30)
+    groups = [g.group_id for g in admin.list_consumer_groups().result().valid if token in g.group_id]
+    if groups:
+        for future in admin.delete_consumer_groups(groups).values():
+            future.result()
+    registry = os.environ.get("SCHEMA_REGISTRY_URL", "http://127.0.0.1:8081/apis/ccompat/v7").rstrip("/")
+    with httpx.Client(base_url=registry, timeout=30) as client:
+        for subject in [s for s in client.get("/subjects").json() if token in s]:
+            client.delete(f"/subjects/{subject}").raise_for_status()
+            client.delete(f"/subjects/{subject}", params={"permanent": "true"}).raise_for_status()
+    print(f"removed {len(topics)} topics and {len(groups)} consumer groups of {token}", flush=True)
 
 
 def machine() -> dict[str, Any]:

@@ -22,6 +22,7 @@ ENV = [
     "KAFKA_BOOTSTRAP_SERVERS",
     "CONTRACTS_DIR",
     "CONNECT_DATABASE_HOST",
+    "DATASCHEMA_BASE",
 ]
 
 
@@ -114,6 +115,12 @@ def test_eventing_config_uses_the_endpoints_of_the_settings(monkeypatch: pytest.
         "CONNECT_URL": settings["CONNECT_URL"],
         "CONNECTORS": ["eventing.connect.defaults.outbox"],
         "CONNECT_DATABASE_HOST": None,
+        "DATASCHEMA_BASE": None,
     }
     monkeypatch.setenv("CONNECT_DATABASE_HOST", "db.internal")
     assert eventing_config(settings, source="/shop", connectors=[])["CONNECT_DATABASE_HOST"] == "db.internal"
+    monkeypatch.setenv("DATASCHEMA_BASE", "https://registry.example.com/apis/ccompat/v7")
+    assert (
+        eventing_config(settings, source="/shop", connectors=[])["DATASCHEMA_BASE"]
+        == "https://registry.example.com/apis/ccompat/v7"
+    )

@@ -10,11 +10,19 @@ from urllib.parse import urlsplit
 
 HERE = Path(__file__).resolve().parent
 
-# One topic per test session (inherited by consumer subprocesses), so runs against a
-# persistent Kafka never see each other's events.
-os.environ.setdefault("EVENTING_TESTS_TOPIC", f"eventing_tests_accounts_{uuid.uuid4().hex[:8]}")
+# One id per test session (inherited by consumer subprocesses): every topic and subject the
+# session creates has it in its name, so runs against a persistent Kafka never see each
+# other's events and the session deletes exactly what it made (tests/integration/conftest.py).
+SESSION = os.environ.setdefault("EVENTING_TESTS_SESSION", uuid.uuid4().hex[:8])
+os.environ.setdefault("EVENTING_TESTS_TOPIC", f"eventing_tests_accounts_{SESSION}")
 # The backlog topic of the rebalance tests (a consumer per process, several per group).
-os.environ.setdefault("EVENTING_TESTS_BULK_TOPIC", f"eventing_tests_bulk_{uuid.uuid4().hex[:8]}")
+os.environ.setdefault("EVENTING_TESTS_BULK_TOPIC", f"eventing_tests_bulk_{SESSION}")
+
+
+def scratch_topic(kind: str) -> str:
+    """A topic name of this session, unique to its caller."""
+    return f"eventing_tests_{kind}_{SESSION}_{uuid.uuid4().hex[:6]}"
+
 
 _db = urlsplit(
     os.environ.get(

@@ -289,4 +289,7 @@ def eventing_config(settings: Mapping[str, Any], *, source: str, connectors: Seq
         "CONNECT_URL": settings["CONNECT_URL"],
         "CONNECTORS": list(connectors),
         "CONNECT_DATABASE_HOST": env_str("CONNECT_DATABASE_HOST", "") or None,
+        # The registry's public Confluent API, for ce_dataschema URLs (unset: the portable
+        # urn:schema-registry:ids:<id>; decision 0011).
+        "DATASCHEMA_BASE": env_str("DATASCHEMA_BASE", "") or None,
     }

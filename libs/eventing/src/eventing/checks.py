@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
@@ -67,4 +68,23 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                 f"{SETTING_NAME}['OUTBOX_RETENTION'] must be a positive number of seconds", id="eventing.E006"
             )
         )
+    base = eventing_settings.DATASCHEMA_BASE
+    if base is not None and not _is_public_url(base):
+        messages.append(
+            Error(
+                f"{SETTING_NAME}['DATASCHEMA_BASE'] must be an http(s) URL that other hosts resolve "
+                f"(not loopback), got {base!r}",
+                hint="Use the registry's public Confluent API URL, or None for urn:schema-registry:ids:<id>.",
+                id="eventing.E007",
+            )
+        )
     return messages
+
+
+def _is_public_url(value: object) -> bool:
+    parts = urlsplit(str(value))
+    host = parts.hostname or ""
+    return parts.scheme in ("http", "https") and bool(host) and host not in _LOOPBACK_HOSTS
+
+
+_LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}  # noqa: S104

@@ -27,6 +27,11 @@ DEFAULTS: dict[str, Any] = {
     "KAFKA_CONFIG": {},
     # URL of a Confluent-compatible schema registry API (Apicurio: .../apis/ccompat/v7).
     "SCHEMA_REGISTRY_URL": "http://127.0.0.1:8081/apis/ccompat/v7",
+    # Public base URL of the registry's Confluent API as any consumer can reach it, e.g.
+    # "https://registry.example.com/apis/ccompat/v7": ce_dataschema is then
+    # <base>/schemas/ids/<id>. None: the portable form urn:schema-registry:ids:<id> (the id
+    # is the one in the Avro payload's wire-format header; resolve it in your own registry).
+    "DATASCHEMA_BASE": None,
     # Directory holding the .avsc files that EventType.schema paths are relative to.
     "SCHEMA_ROOT": None,
     # Compatibility level set on every subject this service owns before registering.

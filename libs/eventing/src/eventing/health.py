@@ -4,7 +4,7 @@ A check is a callable taking no arguments (or the dotted path of one) that retur
 healthy and raises an exception saying what is wrong. ``settings.HEALTH_CHECKS`` lists the
 checks the view runs; its report names each check after its ``check_name`` attribute, else
 its function name without ``check_``. ``?only=database,kafka`` runs a subset (a launcher's
-readiness probe needs the database before a consumer can exist).
+readiness probe needs the database before a consumer can exist); an unknown name is a 400.
 """
 
 from __future__ import annotations
@@ -49,18 +49,35 @@ def check_schema_registry(timeout: float = 3.0) -> None:
     response.raise_for_status()
 
 
-def check_consumer(group: str, *, max_age: float = 30.0) -> None:
-    """Some member of ``group`` reported in within ``max_age`` seconds."""
+def check_consumer(group: str, *, max_age: float = 30.0, max_stall: float = 120.0) -> None:
+    """A member of ``group`` is alive, and none is stuck.
+
+    Alive: some member reported in within ``max_age`` seconds (rows of members not seen for
+    longer are dead processes and ignored; live consumers delete them after
+    ``STATUS_ROW_RETENTION``). Stuck: a live member with messages waiting (lag > 0) that
+    applied, skipped or dead-lettered nothing for ``max_stall`` seconds, e.g. a handler
+    blocked on a lock or a partition paused forever. A member catching up on a backlog
+    progresses and stays green.
+    """
     from eventing.inbox.models import ConsumerStatus
 
-    newest = ConsumerStatus.objects.filter(consumer_group=group).order_by("-seen_at").first()
-    if newest is None:
+    now = datetime.now(UTC)
+    rows = list(ConsumerStatus.objects.filter(consumer_group=group).order_by("-seen_at"))
+    if not rows:
         raise RuntimeError(f"no consumer of group {group} has reported")
-    age = datetime.now(UTC) - newest.seen_at
-    if age > timedelta(seconds=max_age):
+    live = [r for r in rows if now - r.seen_at <= timedelta(seconds=max_age)]
+    if not live:
+        age = now - rows[0].seen_at
         raise RuntimeError(
-            f"consumer group {group} last reported {age.total_seconds():.0f}s ago ({newest.member})"
+            f"consumer group {group} last reported {age.total_seconds():.0f}s ago ({rows[0].member})"
         )
+    for row in live:
+        stalled = now - (row.progressed_at or row.started_at)
+        if row.lag and stalled > timedelta(seconds=max_stall):
+            raise RuntimeError(
+                f"consumer {row.member} is stuck: {row.lag} messages waiting and no progress "
+                f"for {stalled.total_seconds():.0f}s (threshold {max_stall:.0f}s)"
+            )
 
 
 def check_name(check: Callable[[], object]) -> str:
@@ -75,13 +92,31 @@ def check_name(check: Callable[[], object]) -> str:
 @never_cache
 @require_safe
 def health(request: HttpRequest) -> JsonResponse:
-    """200 ``{"status": "ok", "checks": {...}}`` when every check passes, else 503 with errors."""
+    """200 ``{"status": "ok", "checks": {...}}`` when every check passes, else 503 with errors.
+
+    ``?only=a,b`` naming a check that is not configured is a 400 listing the valid names (a
+    typo in a probe must not turn into a probe that checks nothing).
+    """
+    configured = [
+        import_string(entry) if isinstance(entry, str) else entry
+        for entry in getattr(settings, "HEALTH_CHECKS", [check_database])
+    ]
+    names = [check_name(check) for check in configured]
     only = {n for n in request.GET.get("only", "").split(",") if n}
+    unknown = sorted(only - set(names))
+    if unknown:
+        return JsonResponse(
+            {
+                "status": "error",
+                "errors": {
+                    "only": f"unknown check(s): {', '.join(unknown)}; valid checks: {', '.join(names)}"
+                },
+            },
+            status=400,
+        )
     checks: dict[str, str] = {}
     errors: dict[str, str] = {}
-    for entry in getattr(settings, "HEALTH_CHECKS", [check_database]):
-        check = import_string(entry) if isinstance(entry, str) else entry
-        name = check_name(check)
+    for name, check in zip(names, configured, strict=True):
         if only and name not in only:
             continue
         try:

@@ -4,7 +4,9 @@ A request's ``traceparent`` header (see :class:`eventing.middleware.TraceContext
 or the event being handled sets the current context; ``publish()`` writes a child
 ``traceparent`` into the outbox row, Debezium carries it as a Kafka header, and the consumer
 makes it current again while the handler runs. If OpenTelemetry is installed and a span is
-active, its context wins. No context is invented when none exists.
+active, its context wins. An event published with no context at all starts a new trace
+(:func:`new_root`), so every event carries a valid ``traceparent`` header: a header without
+a value breaks clients such as the CloudEvents SDK 2.x, which decodes every header.
 """
 
 from __future__ import annotations
@@ -50,6 +52,11 @@ def _from_opentelemetry() -> str | None:
     carrier: dict[str, str] = {}
     _otel_propagate.inject(carrier)
     return carrier.get("traceparent")
+
+
+def new_root() -> str:
+    """A traceparent that starts a new trace (random ids, not sampled: nothing recorded it)."""
+    return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-00"
 
 
 def current_traceparent() -> str | None:

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 from confluent_kafka import Consumer
+from confluent_kafka.admin import AdminClient
 from django.db import connection
 
 from eventing.conf import eventing_settings
@@ -23,6 +26,44 @@ from eventing.runtime import use_registry
 from eventing.schemas import register
 from eventing.serialization.registry import ConfluentSchemaRegistry
 from eventing.testing import eventually
+from tests.settings import SESSION
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_residue_removed() -> Iterator[None]:
+    """At the end of the session, delete the topics, subjects and groups it created.
+
+    Every one has the session id in its name (``tests.settings.SESSION``): the session
+    topics, the scratch topics, the dead-letter topics ``<group>.<topic>.dlt``, the subjects
+    ``<topic>-value`` and the consumer groups (Kafka keeps an empty group after its topics
+    are deleted). A stack that is down leaves nothing to delete (a warning, not an error).
+    """
+    yield
+    try:
+        remove_residue(SESSION)
+    except Exception as exc:  # pragma: no cover - the stack went away during the session
+        warnings.warn(f"test residue of session {SESSION} not removed: {exc}", stacklevel=1)
+
+
+def remove_residue(session: str, *, timeout: float = 30.0) -> tuple[list[str], list[str], list[str]]:
+    """Delete the topics, subjects and (empty) groups whose names contain ``session``."""
+    admin = AdminClient(eventing_settings.kafka_config())
+    topics = sorted(t for t in admin.list_topics(timeout=timeout).topics if session in t)
+    if topics:
+        for future in admin.delete_topics(topics, operation_timeout=timeout).values():
+            future.result(timeout=timeout)
+    listed = admin.list_consumer_groups(request_timeout=timeout).result()
+    groups = sorted(g.group_id for g in listed.valid if session in g.group_id)
+    if groups:
+        for future in admin.delete_consumer_groups(groups, request_timeout=timeout).values():
+            future.result()
+    base = str(eventing_settings.SCHEMA_REGISTRY_URL).rstrip("/")
+    with httpx.Client(base_url=base, timeout=timeout) as registry:
+        subjects = sorted(s for s in registry.get("/subjects").json() if session in s)
+        for subject in subjects:
+            registry.delete(f"/subjects/{subject}").raise_for_status()
+            registry.delete(f"/subjects/{subject}", params={"permanent": "true"}).raise_for_status()
+    return topics, subjects, groups
 
 
 @pytest.fixture(scope="session")
@@ -82,7 +123,7 @@ def kafka_reader() -> Iterator[Callable[[str], Consumer]]:
         consumer = Consumer(
             eventing_settings.kafka_config(
                 **{
-                    "group.id": f"reader-{uuid.uuid4().hex[:8]}",
+                    "group.id": f"reader-{SESSION}-{uuid.uuid4().hex[:8]}",
                     "auto.offset.reset": "earliest",
                     "enable.auto.commit": False,
                 }

@@ -36,6 +36,7 @@ from eventing.serialization.avro import AvroCodec
 from eventing.serialization.registry import ConfluentSchemaRegistry
 from eventing.testing import eventually
 from tests.integration.conftest import read_until
+from tests.settings import SESSION, scratch_topic
 from tests.testapp.events import ACCOUNT_STATE
 from tests.testapp.handlers import project_account
 from tests.testapp.models import AccountProjection
@@ -111,7 +112,7 @@ def test_rolled_back_transaction_publishes_nothing(outbox_capture, live_schemas,
 
 
 def test_incompatible_schema_change_is_rejected_with_the_field_named(tmp_path, real_registry) -> None:
-    topic = f"eventing_tests_compat_{uuid.uuid4().hex[:8]}"
+    topic = scratch_topic("compat")
     v1 = {"type": "record", "name": "Probe", "fields": [{"name": "id", "type": "string"}]}
     (tmp_path / "v1.avsc").write_text(json.dumps(v1))
     v2 = {**v1, "fields": [*v1["fields"], {"name": "email", "type": "string"}]}
@@ -152,7 +153,7 @@ def fresh_event_type() -> EventType:
     """The account contract on a topic of its own (this test's topic)."""
     return EventType(
         "account_state",
-        f"eventing_tests_consume_{uuid.uuid4().hex[:8]}",
+        scratch_topic("consume"),
         ACCOUNT_STATE.schema,
         owned=False,
     )
@@ -295,7 +296,7 @@ def test_sigterm_mid_stream_loses_nothing_and_applies_nothing_twice(live_schemas
         )
         producer.producer.poll(0)
     producer.producer.flush(30)
-    group = f"tests.sigterm.{uuid.uuid4().hex[:8]}"
+    group = f"tests.sigterm.{SESSION}.{uuid.uuid4().hex[:8]}"
     env = {
         **os.environ,
         "EVENTING_TEST_DATABASE_URL": _test_database_url(),

@@ -32,6 +32,7 @@ from eventing.schemas import register
 from eventing.serialization.avro import AvroCodec
 from eventing.serialization.registry import ConfluentSchemaRegistry
 from eventing.testing import eventually
+from tests.settings import SESSION
 from tests.testapp.events import ACCOUNT_OPENED
 from tests.testapp.models import AppliedEvent
 
@@ -99,7 +100,7 @@ def _group_done(group: str) -> bool:
 @pytest.mark.timeout(420)
 @pytest.mark.parametrize("protocol", list(PROTOCOLS))
 def test_members_joining_leaving_and_dying_mid_backlog_lose_nothing(protocol: str, backlog: set[str]) -> None:
-    group = f"tests.rebalance.{protocol}.{uuid.uuid4().hex[:8]}"
+    group = f"tests.rebalance.{protocol}.{SESSION}.{uuid.uuid4().hex[:8]}"
     env = {
         **os.environ,
         "EVENTING_TEST_DATABASE_URL": _database_url(),

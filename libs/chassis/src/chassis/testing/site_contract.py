@@ -60,6 +60,7 @@ __all__ = [
     "test_health_checks_may_be_callables_with_arguments",
     "test_health_is_503_when_the_database_fails",
     "test_health_is_ok_without_credentials",
+    "test_health_refuses_an_unknown_check_name_and_lists_the_valid_ones",
     "test_health_runs_the_configured_checks",
     "test_json_log_lines_carry_extra_fields",
     "test_json_log_lines_include_the_traceback",
@@ -411,6 +412,22 @@ def test_health_can_run_a_subset_of_its_checks(anonymous_api: APIClient) -> None
 
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "checks": {"database": "ok"}}
+
+
+@pytest.mark.integration
+@pytest.mark.django_db
+def test_health_refuses_an_unknown_check_name_and_lists_the_valid_ones(
+    anonymous_api: APIClient, settings: Any
+) -> None:
+    settings.HEALTH_CHECKS = ["eventing.health.check_database", f"{__name__}.check_failing"]
+    # A probe with a typo must not silently check nothing and report "ok"
+    response = anonymous_api.get("/health/?only=database,bogus")
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "status": "error",
+        "errors": {"only": "unknown check(s): bogus; valid checks: database, failing"},
+    }
 
 
 @pytest.mark.integration

@@ -5,7 +5,10 @@ Two shapes, one per way of producing events:
 * :func:`outbox_connector` reads the ``eventing_outbox`` table and routes each row with the
   EventRouter to the topic named in its ``topic`` column. The payload column already holds
   Confluent-framed Avro, so values pass through ``BinaryDataConverter`` untouched, and the
-  CloudEvents attributes become headers (``table.fields.additional.placement``).
+  CloudEvents attributes become headers (``table.fields.additional.placement``). Every
+  header has a value (``publish()`` fills every placed column) and the EventRouter's own
+  ``id`` header and Debezium's ``__debezium.context.*`` headers are dropped, so a record
+  carries exactly the CloudEvents binary-mode headers plus ``traceparent``.
 * :func:`table_capture_connector` captures domain tables into a private topic, flattened
   (``ExtractNewRecordState``) and Avro-encoded by the registry-aware converter.
 
@@ -135,6 +138,9 @@ def _common(name: str, db: DatabaseEndpoint, tables: list[str]) -> dict[str, str
         "transforms.dropHeartbeats.predicate": "isHeartbeatTable",
         "topic.creation.default.replication.factor": "-1",
         "topic.creation.default.partitions": "-1",
+        # No __debezium.context.* headers (connector name, task id, run id) on every record:
+        # no consumer needs them, and they tie each event to one Connect deployment.
+        "extended.headers.enabled": "false",
     }
 
 
@@ -158,7 +164,7 @@ def outbox_connector(name: str, db: DatabaseEndpoint, *, retention: float = 24 *
             "predicates": "isHeartbeatTable,isOutbox",
             "predicates.isOutbox.type": ("org.apache.kafka.connect.transforms.predicates.TopicNameMatches"),
             "predicates.isOutbox.pattern": rf".*\.{OutboxEvent._meta.db_table}",
-            "transforms": "dropHeartbeats,outbox",
+            "transforms": "dropHeartbeats,outbox,dropEventIdHeader",
             "transforms.outbox.type": "io.debezium.transforms.outbox.EventRouter",
             "transforms.outbox.predicate": "isOutbox",
             "transforms.outbox.table.field.event.id": "id",
@@ -168,6 +174,9 @@ def outbox_connector(name: str, db: DatabaseEndpoint, *, retention: float = 24 *
             "transforms.outbox.route.topic.replacement": "${routedByValue}",
             "transforms.outbox.table.fields.additional.placement": OUTBOX_HEADER_PLACEMENT,
             "transforms.outbox.table.op.invalid.behavior": "warn",
+            # The EventRouter always adds the event id as an `id` header; it is ce_id already.
+            "transforms.dropEventIdHeader.type": "org.apache.kafka.connect.transforms.DropHeaders",
+            "transforms.dropEventIdHeader.headers": "id",
         }
     )
     return Connector(name=name, config=config)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from confluent_kafka import Consumer, Producer
@@ -14,11 +14,17 @@ from eventing.conf import eventing_settings
 from eventing.consumer.registry import HandlerRegistry
 from eventing.consumer.retry import Backoff
 from eventing.consumer.runner import ConsumerPort, ConsumerRunner, ProducerPort, RunnerConfig
+from eventing.logfilters import CollapseRepeats
 from eventing.runtime import get_codec
 
 logger = logging.getLogger(__name__)
-#: librdkafka's own log lines (connection failures, rebalances) go through Python logging.
+#: librdkafka's own log lines (connection failures, rebalances) go through Python logging;
+#: repeats (a reconnect attempt every ~50 ms while a broker is down) are collapsed.
 kafka_logger = logging.getLogger("eventing.kafka.client")
+kafka_logger.addFilter(CollapseRepeats(window=30.0))
+#: Seconds after which the status row of a member that stopped reporting (killed, its host
+#: gone) is deleted by any live consumer of the database.
+STATUS_ROW_RETENTION = 3600.0
 
 
 def runner_config() -> RunnerConfig:
@@ -74,12 +80,25 @@ class StatusReporter:
     only while nothing has been read from it.
     """
 
-    def __init__(self, committed_timeout: float = 1.0) -> None:
+    def __init__(self, committed_timeout: float = 1.0, purge_interval: float = 60.0) -> None:
         self.committed_timeout = committed_timeout
+        self.purge_interval = purge_interval
         self._committed: dict[tuple[str, int], int] = {}
+        self._done: int | None = None
+        self._progressed_at: datetime | None = None
+        self._next_purge = 0.0
 
     def __call__(self, runner: ConsumerRunner) -> None:
-        record_status(runner, lag=self.lag(runner))
+        lag = self.lag(runner)
+        counters = runner.counters
+        done = counters.applied + counters.duplicates + counters.skipped + counters.dead_lettered
+        now = datetime.now(UTC)
+        if done != self._done or not lag:
+            self._done, self._progressed_at = done, now
+        record_status(runner, lag=lag, progressed_at=self._progressed_at)
+        if now.timestamp() >= self._next_purge:
+            self._next_purge = now.timestamp() + self.purge_interval
+            purge_dead_status_rows()
 
     def lag(self, runner: ConsumerRunner) -> int | None:
         """Messages behind the end of the assigned partitions (None when unknown or closed).
@@ -122,8 +141,24 @@ def consumer_lag(runner: ConsumerRunner) -> int | None:
     return StatusReporter().lag(runner)
 
 
-def record_status(runner: ConsumerRunner, *, lag: int | None = None) -> None:
-    """Upsert the consumer's status row (liveness, counters, lag) for health checks."""
+def purge_dead_status_rows(older_than: float = STATUS_ROW_RETENTION) -> int:
+    """Delete status rows of members not seen for ``older_than`` seconds; return how many."""
+    from eventing.inbox.models import ConsumerStatus
+
+    cutoff = datetime.now(UTC) - timedelta(seconds=older_than)
+    deleted, _ = ConsumerStatus.objects.filter(seen_at__lt=cutoff).delete()
+    if deleted:
+        logger.info("deleted %d status rows of consumers not seen since %s", deleted, cutoff)
+    return deleted
+
+
+def record_status(
+    runner: ConsumerRunner, *, lag: int | None = None, progressed_at: datetime | None = None
+) -> None:
+    """Upsert the consumer's status row (liveness, counters, lag) for health checks.
+
+    ``progressed_at`` defaults to now (the caller vouches for progress).
+    """
     from eventing.inbox.models import ConsumerStatus
 
     counters = runner.counters
@@ -142,6 +177,7 @@ def record_status(runner: ConsumerRunner, *, lag: int | None = None) -> None:
             "dead_lettered": counters.dead_lettered,
             "held": runner.held_count,
             "lag": lag,
+            "progressed_at": progressed_at or datetime.now(UTC),
         },
     )
 

@@ -68,6 +68,9 @@ class ConsumerStatus(models.Model):
     """Events currently held back for retry (per-key order)."""
     lag = models.BigIntegerField(null=True)
     """Messages behind the end of the assigned partitions, when known."""
+    progressed_at = models.DateTimeField(null=True)
+    """Last time the member applied, skipped or dead-lettered an event, or had nothing to do
+    (lag 0 or unknown): a live member with lag whose ``progressed_at`` is old is stuck."""
 
     class Meta:
         db_table = "eventing_consumer_status"

@@ -15,7 +15,7 @@ from eventing.exceptions import ConfigurationError, NotInTransaction
 from eventing.outbox.models import OutboxEvent
 from eventing.runtime import runtime
 from eventing.serialization.avro import AvroCodec
-from eventing.tracing import current_traceparent
+from eventing.tracing import current_traceparent, new_root
 
 _TABLE = OutboxEvent._meta.db_table
 _INSERT = (
@@ -30,6 +30,23 @@ def format_time(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ConfigurationError("Event time must be timezone-aware")
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+#: ``ce_dataschema`` when ``EVENTING["DATASCHEMA_BASE"]`` is unset: names the registry schema
+#: id without naming a host (a URL to this machine's registry would resolve nowhere else).
+DATASCHEMA_URN = "urn:schema-registry:ids:{id}"
+
+
+def dataschema(schema_id: int) -> str:
+    """The ``ce_dataschema`` of an event whose payload was written with ``schema_id``.
+
+    ``<DATASCHEMA_BASE>/schemas/ids/<id>`` (resolvable through the registry's Confluent API)
+    when a public base is configured, else ``urn:schema-registry:ids:<id>``.
+    """
+    base = eventing_settings.DATASCHEMA_BASE
+    if base:
+        return f"{str(base).rstrip('/')}/schemas/ids/{schema_id}"
+    return DATASCHEMA_URN.format(id=schema_id)
 
 
 def publish(
@@ -62,7 +79,6 @@ def publish(
     resolved = runtime.resolved(event_type)
     payload = AvroCodec.encode(resolved.schema_id, resolved.parsed, data)
     event_id = event_id or uuid.uuid4()
-    registry_url = str(eventing_settings.SCHEMA_REGISTRY_URL).rstrip("/")
     params: list[Any] = [
         event_id,
         event_type.topic,
@@ -72,8 +88,8 @@ def publish(
         CLOUDEVENTS_SPECVERSION,
         format_time(time or datetime.now(UTC)),
         AVRO_CONTENT_TYPE,
-        f"{registry_url}/schemas/ids/{resolved.schema_id}",
-        traceparent or current_traceparent(),
+        dataschema(resolved.schema_id),
+        traceparent or current_traceparent() or new_root(),
         payload,
     ]
     with connection.cursor() as cursor:
