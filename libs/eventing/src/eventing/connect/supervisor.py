@@ -131,10 +131,10 @@ class ConnectorSupervisor:
         episode.healthy_since = None
         if episode.unhealthy_since is None:
             episode.unhealthy_since = now
-        episode.last_error = detail[:4000]
         if episode.gave_up:
-            self._record(name, episode, "gave_up")
+            self._record(name, episode, "gave_up")  # keeps the reason it gave up for
             return
+        episode.last_error = detail[:4000]
         if kind == "failed" and self.slot_lost is not None and self.slot_lost(connector):
             self._give_up(
                 name, episode, f"its replication slot is lost: run `manage.py eventing_cdc recover {name}`"
