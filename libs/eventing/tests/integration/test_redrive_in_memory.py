@@ -251,3 +251,40 @@ def test_a_redriven_copy_that_is_still_undecodable_is_dead_lettered_again(harnes
 def test_bad_selection_is_refused_with_the_reason(make: Callable[[], object], message: str) -> None:
     with pytest.raises(RedriveError, match=message):
         make()
+
+
+def test_admin_actions_list_and_redrive_the_selected_groups_dead_letters(harness: Harness, monkeypatch) -> None:
+    from datetime import UTC, datetime
+
+    from django.contrib.admin import AdminSite
+
+    from eventing.admin import ConsumerStatusAdmin
+    from eventing.inbox.models import ConsumerStatus
+    from eventing.redrive import dead_letters
+
+    # Given a dead letter of GROUP, whose consumer status row an operator selects
+    account_id = uuid.uuid4()
+    poison = cloudevent_message(harness.broker, ACCOUNT_STATE, poison_state(account_id))
+    harness.drain()
+    now = datetime.now(UTC)
+    ConsumerStatus.objects.create(
+        member=f"{GROUP}/h/1", consumer_group=GROUP, host="h", pid=1, started_at=now, seen_at=now
+    )
+    monkeypatch.setattr(dead_letters, "kafka_source", lambda: harness.broker)
+    monkeypatch.setattr(dead_letters, "kafka_producer", lambda: InMemoryProducer(harness.broker))
+    model_admin = ConsumerStatusAdmin(ConsumerStatus, AdminSite())
+    said: list[str] = []
+    monkeypatch.setattr(model_admin, "message_user", lambda request, text, *a, **k: said.append(text))
+    selected = ConsumerStatus.objects.filter(consumer_group=GROUP)
+    # When they list, then redrive, after the handler was fixed
+    model_admin.list_dead_letters(None, selected)  # type: ignore[arg-type]
+    harness.broken = False
+    model_admin.redrive_dead_letters(None, selected)  # type: ignore[arg-type]
+    harness.drain()
+    # Then the listing named the event and its reason, and the redrive applied it
+    event_id = dict(poison.headers())["ce_id"].decode()
+    assert said[0] == f"{GROUP}: 1 dead letters"
+    assert event_id in said[1] and "handler_failed" in said[1] and "[pending]" in said[1]
+    assert said[2] == f"{GROUP}: redrove 1, refused 0 (loop guard)"
+    assert AccountProjection.objects.get(account_id=account_id).balance == 5
+    assert DeadLetterRedrive.objects.get(event_id=event_id).redriven_by == "admin:None"

@@ -388,3 +388,29 @@ class KafkaTopicSource:
             return messages
         finally:
             consumer.close()
+
+
+def kafka_source() -> TopicSource:
+    """The dead-letter topics of the configured Kafka (the command's and the admin's source)."""
+    from eventing.conf import eventing_settings
+
+    return KafkaTopicSource(eventing_settings.kafka_config())
+
+
+def kafka_producer() -> ProducerPort:
+    """An idempotent producer for redriven copies."""
+    from confluent_kafka import Producer
+
+    from eventing.consumer.kafka import producer_config
+
+    return cast(ProducerPort, Producer(producer_config()))
+
+
+def group_dead_letters(group: str, source: TopicSource | None = None) -> list[DeadLetter]:
+    """:func:`list_dead_letters` with the settings' template, the process codec and Kafka."""
+    from eventing.conf import eventing_settings
+    from eventing.runtime import get_codec
+
+    return list_dead_letters(
+        group, source or kafka_source(), get_codec(), template=str(eventing_settings.DEAD_LETTER_TOPIC)
+    )

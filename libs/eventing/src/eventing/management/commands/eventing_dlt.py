@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import getpass
 import json
-from typing import Any, cast
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -13,10 +13,11 @@ from eventing.consumer.runner import ProducerPort
 from eventing.redrive.dead_letters import (
     DEFAULT_MAX_REDRIVES,
     DeadLetter,
-    KafkaTopicSource,
     RedriveError,
     Selection,
     TopicSource,
+    kafka_producer,
+    kafka_source,
     list_dead_letters,
     plan_redrive,
     redrive,
@@ -60,14 +61,10 @@ class Command(BaseCommand):
         again.add_argument("--force", action="store_true", help="override the loop guard and re-send")
 
     def source(self) -> TopicSource:
-        return KafkaTopicSource(eventing_settings.kafka_config())
+        return kafka_source()
 
     def producer(self) -> ProducerPort:
-        from confluent_kafka import Producer
-
-        from eventing.consumer.kafka import producer_config
-
-        return cast(ProducerPort, Producer(producer_config()))
+        return kafka_producer()
 
     def handle(self, *args: Any, **options: Any) -> None:
         group = options["group"]
