@@ -231,8 +231,9 @@ def test_a_redriven_copy_that_is_still_undecodable_is_dead_lettered_again(harnes
         ACCOUNT_STATE.topic, b"\x00garbage", b"k1", [("ce_id", b"bad-2"), ("ce_type", b"account_state")]
     )
     harness.drain()
-    # When it is redriven as it is
-    (record,) = harness.redrive(Selection(ids=["bad-2"]))
+    # When it is redriven as it is (chosen by its position in the dead-letter topic)
+    (letter,) = harness.letters()
+    (record,) = harness.redrive(Selection(ids=[f"{DLT}:{letter.position}"]))
     harness.drain()
     # Then it is back in the dead-letter topic (not skipped as a duplicate), recorded as failed
     record.refresh_from_db()
@@ -253,7 +254,9 @@ def test_bad_selection_is_refused_with_the_reason(make: Callable[[], object], me
         make()
 
 
-def test_admin_actions_list_and_redrive_the_selected_groups_dead_letters(harness: Harness, monkeypatch) -> None:
+def test_admin_actions_list_and_redrive_the_selected_groups_dead_letters(
+    harness: Harness, monkeypatch
+) -> None:
     from datetime import UTC, datetime
 
     from django.contrib.admin import AdminSite

@@ -71,6 +71,11 @@ class DeadLetter:
         return f"{self.partition}:{self.offset}"
 
     @property
+    def ids(self) -> tuple[str, str, str]:
+        """What ``--id`` matches: the event id, ``PARTITION:OFFSET``, ``DLT_TOPIC:PARTITION:OFFSET``."""
+        return (self.event_id, self.position, f"{self.topic}:{self.position}")
+
+    @property
     def event_id(self) -> str:
         return (
             self.headers.get("ce_id")
@@ -221,7 +226,7 @@ class Selection:
             raise RedriveError("Select dead letters to redrive: --id, --reason or --all")
 
     def matches(self, letter: DeadLetter) -> bool:
-        if self.ids and letter.event_id not in self.ids and letter.position not in self.ids:
+        if self.ids and not set(letter.ids) & set(self.ids):
             return False
         return not (self.reason and letter.reason != self.reason)
 
@@ -243,7 +248,7 @@ def plan_redrive(
 ) -> list[PlannedRedrive]:
     """What redriving ``selection`` would do; an unknown ``--id`` is an error."""
     chosen = [letter for letter in letters if selection.matches(letter)]
-    missing = [i for i in selection.ids if not any(i in (x.event_id, x.position) for x in chosen)]
+    missing = [i for i in selection.ids if not any(i in x.ids for x in chosen)]
     if missing:
         raise RedriveError(f"No dead letter with id or position {', '.join(missing)}")
     plan = []

@@ -53,7 +53,7 @@ class Command(BaseCommand):
             dest="ids",
             default=[],
             metavar="ID",
-            help="event id (ce_id) or dead-letter position PARTITION:OFFSET (repeatable)",
+            help="event id (ce_id), or dead-letter position [DLT_TOPIC:]PARTITION:OFFSET (repeatable)",
         )
         again.add_argument("--reason", help="every dead letter with this dlt.reason, e.g. handler_failed")
         again.add_argument("--all", action="store_true", help="every pending dead letter")
