@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('eventing', '0002_outbox_created_at_index'),
+        ('eventing', '0003_connector_supervision'),
     ]
 
     operations = [
