@@ -10,6 +10,10 @@ handler raises, the transaction is rolled back and the batch is re-run with one 
 per event, which isolates the failing event: its key is *blocked*, and later events of the
 same key are *deferred* (not applied), which preserves per-key order while every other key
 proceeds.
+
+A copy redriven from the dead-letter topic for this group (``eventing_dlt redrive``) claims
+the event over its ``dead_lettered`` inbox row, once, while its redrive row is pending
+(decision 0010).
 """
 
 from __future__ import annotations
