@@ -5,5 +5,15 @@ from __future__ import annotations
 from eventing.connect.models import ConnectorSupervision
 from eventing.inbox.models import ConsumerStatus, InboxEntry, InboxStatus
 from eventing.outbox.models import Heartbeat, OutboxEvent
+from eventing.redrive.models import DeadLetterRedrive, RedriveOutcome
 
-__all__ = ["ConnectorSupervision", "ConsumerStatus", "Heartbeat", "InboxEntry", "InboxStatus", "OutboxEvent"]
+__all__ = [
+    "ConnectorSupervision",
+    "ConsumerStatus",
+    "DeadLetterRedrive",
+    "Heartbeat",
+    "InboxEntry",
+    "InboxStatus",
+    "OutboxEvent",
+    "RedriveOutcome",
+]

@@ -232,9 +232,12 @@ class InMemoryBroker:
         value: bytes | None,
         key: bytes | None = None,
         headers: Sequence[tuple[str, bytes | None]] = (),
+        partition: int | None = None,
     ) -> InMemoryMessage:
         partitions = self._topic(topic)
         index = zlib.crc32(key) % self.partitions if key is not None else 0
+        if partition is not None:
+            index = partition
         message = InMemoryMessage(topic, index, len(partitions[index]), key, value, list(headers))
         partitions[index].append(message)
         return message
@@ -242,6 +245,14 @@ class InMemoryBroker:
     def messages(self, topic: str) -> list[InMemoryMessage]:
         """All messages of ``topic``, partition by partition."""
         return list(itertools.chain.from_iterable(self.topics.get(topic, [])))
+
+    # -- the topic source of eventing.redrive (list topics, read one whole) ----------------
+
+    def list_topics(self) -> list[str]:
+        return sorted(self.topics)
+
+    def read(self, topic: str) -> list[InMemoryMessage]:
+        return self.messages(topic)
 
     # -- group coordination ---------------------------------------------------------------
 
@@ -415,7 +426,7 @@ class InMemoryProducer:
             if callback:
                 self._callbacks.append((callback, "broker unavailable"))
             return
-        self.broker.produce(topic, value, key, kwargs.get("headers") or ())
+        self.broker.produce(topic, value, key, kwargs.get("headers") or (), kwargs.get("partition"))
         if callback:
             self._callbacks.append((callback, None))
 

@@ -10,13 +10,18 @@ handler raises, the transaction is rolled back and the batch is re-run with one 
 per event, which isolates the failing event: its key is *blocked*, and later events of the
 same key are *deferred* (not applied), which preserves per-key order while every other key
 proceeds.
+
+A copy redriven from the dead-letter topic for this group (``eventing_dlt redrive``) claims
+the event over its ``dead_lettered`` inbox row, once, while its redrive row is pending
+(decision 0010).
 """
 
 from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Sequence
+import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,11 +31,14 @@ from eventing.consumer.registry import Handler, HandlerRegistry
 from eventing.events import Event
 from eventing.exceptions import EventingError
 from eventing.inbox.models import InboxEntry, InboxStatus
+from eventing.redrive import REDRIVE_GROUP_HEADER, REDRIVE_ID_HEADER
+from eventing.redrive.models import DeadLetterRedrive, RedriveOutcome
 from eventing.tracing import trace_context
 
 logger = logging.getLogger(__name__)
 
 _INBOX = InboxEntry._meta.db_table
+_REDRIVE = DeadLetterRedrive._meta.db_table
 
 
 class DatabaseUnavailable(EventingError):
@@ -90,9 +98,62 @@ class BatchProcessor:
         return self._careful(events, known_failure)
 
     def record_dead_letter(self, event: Event) -> None:
-        """Mark ``event`` as finished (dead-lettered) so a redelivery does not retry it."""
+        """Mark ``event`` as finished (dead-lettered) so a redelivery does not retry it.
+
+        A redriven copy that failed again marks its redrive row ``failed``.
+        """
         with self._db_errors(), transaction.atomic(using=self.using):
             self._claim([event], status=InboxStatus.DEAD_LETTERED)
+            redrive_id = self.redrive_of(event.headers)
+            if redrive_id is not None:
+                self._finish_redrive(redrive_id, RedriveOutcome.FAILED)
+
+    def poison_wanted(self, event_id: str, headers: Mapping[str, str | None]) -> bool:
+        """Whether a message that cannot be decoded must go to the dead-letter topic.
+
+        Not if this group dead-lettered (or applied) that event id already: a replay of the
+        topic must not write the same dead letter twice. A redriven copy still pending
+        (which turned out to be poison again) is dead-lettered again.
+        """
+        redrive_id = self.redrive_of(headers)
+        with self._db_errors(), connections[self.using].cursor() as cursor:
+            if redrive_id is not None:
+                cursor.execute(
+                    f"SELECT 1 FROM {_REDRIVE} WHERE id = %s AND consumer_group = %s AND outcome = %s",
+                    [redrive_id, self.group, RedriveOutcome.PENDING],
+                )
+                if cursor.fetchone() is not None:
+                    return True
+            cursor.execute(
+                f"SELECT 1 FROM {_INBOX} WHERE consumer_group = %s AND event_id = %s",
+                [self.group, event_id],
+            )
+            return cursor.fetchone() is None
+
+    def record_poison(
+        self, event_id: str, *, topic: str, partition: int, offset: int, headers: Mapping[str, str | None]
+    ) -> None:
+        """Record a dead-lettered undecodable message, as :meth:`record_dead_letter` does."""
+        with self._db_errors(), transaction.atomic(using=self.using):
+            with connections[self.using].cursor() as cursor:
+                cursor.execute(
+                    f'INSERT INTO {_INBOX} (consumer_group, event_id, topic, partition, "offset", status)'
+                    " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                    [self.group, event_id, topic, partition, offset, InboxStatus.DEAD_LETTERED],
+                )
+            redrive_id = self.redrive_of(headers)
+            if redrive_id is not None:
+                self._finish_redrive(redrive_id, RedriveOutcome.FAILED)
+
+    def redrive_of(self, headers: Mapping[str, str | None]) -> str | None:
+        """The redrive id of a copy redriven for *this* group, else None."""
+        if headers.get(REDRIVE_GROUP_HEADER) != self.group:
+            return None
+        value = headers.get(REDRIVE_ID_HEADER)
+        try:
+            return str(uuid.UUID(value)) if value else None
+        except ValueError:
+            return None
 
     # -- internals ----------------------------------------------------------------------
 
@@ -185,14 +246,63 @@ class BatchProcessor:
                 handler([event])
 
     def _claim(self, events: Sequence[Event], *, status: str = InboxStatus.APPLIED) -> set[str]:
-        """Insert inbox rows; return the ids this transaction now owns (others: duplicates)."""
+        """Insert inbox rows; return the ids this transaction now owns (others: duplicates).
+
+        A copy redriven for this group also claims the event over its ``dead_lettered`` row,
+        while its redrive row is pending (and marks that row applied, in this transaction).
+        """
         rows: list[Any] = []
         seen: set[str] = set()
+        redriven: list[tuple[Event, str]] = []
         for event in events:
             if event.id in seen:
                 continue
             seen.add(event.id)
             rows.extend([self.group, event.id, event.topic, event.partition, event.offset, status])
+            if status == InboxStatus.APPLIED and (redrive_id := self.redrive_of(event.headers)):
+                redriven.append((event, redrive_id))
+        claimed = self._insert_inbox(rows)
+        for event, redrive_id in redriven:
+            if event.id in claimed or self._reclaim(event, redrive_id):
+                claimed.add(event.id)
+                self._finish_redrive(redrive_id, RedriveOutcome.APPLIED)
+        return claimed
+
+    def _reclaim(self, event: Event, redrive_id: str) -> bool:
+        """Turn the event's ``dead_lettered`` inbox row ``applied`` if its redrive is pending."""
+        sql = (
+            f"UPDATE {_INBOX} SET status = %s, topic = %s, partition = %s,"
+            ' "offset" = %s, processed_at = now()'
+            " WHERE consumer_group = %s AND event_id = %s AND status = %s"
+            f" AND EXISTS (SELECT 1 FROM {_REDRIVE} r WHERE r.id = %s AND r.consumer_group = %s"
+            " AND r.event_id = %s AND r.outcome = %s) RETURNING event_id"
+        )
+        params: list[Any] = [
+            InboxStatus.APPLIED,
+            event.topic,
+            event.partition,
+            event.offset,
+            self.group,
+            event.id,
+            InboxStatus.DEAD_LETTERED,
+            redrive_id,
+            self.group,
+            event.id,
+            RedriveOutcome.PENDING,
+        ]
+        with connections[self.using].cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone() is not None
+
+    def _finish_redrive(self, redrive_id: str, outcome: str) -> None:
+        with connections[self.using].cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {_REDRIVE} SET outcome = %s, finished_at = now()"
+                " WHERE id = %s AND consumer_group = %s AND outcome = %s",
+                [outcome, redrive_id, self.group, RedriveOutcome.PENDING],
+            )
+
+    def _insert_inbox(self, rows: list[Any]) -> set[str]:
         if not rows:
             return set()
         placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * (len(rows) // 6))

@@ -45,7 +45,7 @@ from typing import Any, Protocol
 
 from django.db import close_old_connections
 
-from eventing.consumer.decoding import Message, MessageDecoder, Poison
+from eventing.consumer.decoding import Message, MessageDecoder, Poison, headers_of
 from eventing.consumer.processing import (
     BatchProcessor,
     DatabaseUnavailable,
@@ -380,11 +380,36 @@ class ConsumerRunner:
         held.due_at = self._clock()
 
     def _dead_letter_poison(self, poison: Poison) -> None:
+        message = poison.message
+        headers = headers_of(message)
+        # Recorded in the inbox like a failed event, so a replay does not dead-letter it twice.
+        event_id = headers.get("ce_id") or (
+            f"poison:{message.topic()}/{message.partition()}/{message.offset()}"
+        )
+        if not self.processor.poison_wanted(event_id, headers):
+            self.counters.duplicates += 1
+            logger.info(
+                "undecodable message already dead-lettered; skipped",
+                extra={
+                    "group": self.group,
+                    "event_id": event_id,
+                    "topic": message.topic(),
+                    "partition": message.partition(),
+                    "offset": message.offset(),
+                },
+            )
+            return
         topic = self.dead_letters.publish(
             poison.message, reason=poison.reason, error=poison.error, attempts=0
         )
+        self.processor.record_poison(
+            event_id,
+            topic=message.topic() or "",
+            partition=message.partition() or 0,
+            offset=message.offset() or 0,
+            headers=headers,
+        )
         self.counters.dead_lettered += 1
-        message = poison.message
         logger.error(
             "message dead-lettered (%s): %s",
             poison.reason,
