@@ -23,7 +23,7 @@ install: ## install what a fresh machine lacks (uv, Python deps) and download th
 	$(BOOTSTRAP)
 	$(STACK) install
 
-up: ## start everything: Postgres, Kafka, registry, Connect and the three services; idempotent
+up: ## start everything: Postgres, Kafka, registry, Connect, the three services, their consumers and connector supervisors; idempotent
 	@$(BOOTSTRAP)
 	$(STACK) up
 
