@@ -201,8 +201,9 @@ def test_middleware_from_the_setting_is_called_in_order_around_each_batch(
     # Given two plug-ins configured in this order, and one good then one failing event
     with middleware_setting(f"{__name__}.Recorder", f"{__name__}.SecondRecorder"):
         runner = runner_on(broker, lambda e: _fail_for("bob", e), max_attempts=2)
-    cloudevent_message(broker, ACCOUNT_STATE, account(owner="alice"))
-    cloudevent_message(broker, ACCOUNT_STATE, account(owner="bob"))
+    key = uuid.uuid4()  # one key, one partition: alice is read before bob
+    cloudevent_message(broker, ACCOUNT_STATE, account(key, owner="alice"))
+    cloudevent_message(broker, ACCOUNT_STATE, account(key, owner="bob", version=2))
     # When the loop runs once (no backoff: the failing key is retried, then dead-lettered)
     runner.run_once()
     # Then every hook ran, in the configured order, at its point of the loop
