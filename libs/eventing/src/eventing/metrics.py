@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -132,6 +133,9 @@ class MetricsMiddleware(ConsumerMiddleware):
 
         self._lag = StatusReporter()
         self._lag_series: set[tuple[str, str, str]] = set()
+        # Label lookups cost more than the increments: keep each series' child.
+        self._consumed: dict[tuple[str, str, str, str], Any] = {}
+        self._latency: dict[tuple[str, str, str], Any] = {}
 
     def after_batch(
         self,
@@ -147,12 +151,20 @@ class MetricsMiddleware(ConsumerMiddleware):
         BATCH_SIZE.labels(runner.group, kind).observe(len(events))
 
     def on_outcome(self, runner: ConsumerRunner, event: Event, outcome: Outcome) -> None:
-        EVENTS_CONSUMED.labels(runner.group, event.topic, event.type, outcome.value).inc()
-        if outcome.value == "applied":
+        value = outcome.value
+        key = (runner.group, event.topic, event.type, value)
+        counter = self._consumed.get(key)
+        if counter is None:
+            counter = self._consumed[key] = EVENTS_CONSUMED.labels(*key)
+        counter.inc()
+        if value == "applied":
             moment = event_time(event)
             if moment is not None:
-                seconds = (datetime.now(UTC) - moment).total_seconds()
-                END_TO_END_LATENCY.labels(runner.group, event.topic, event.type).observe(max(seconds, 0.0))
+                series = key[:3]
+                histogram = self._latency.get(series)
+                if histogram is None:
+                    histogram = self._latency[series] = END_TO_END_LATENCY.labels(*series)
+                histogram.observe(max(time.time() - moment.timestamp(), 0.0))
 
     def on_retry(self, runner: ConsumerRunner, event: Event) -> None:
         EVENTS_RETRIED.labels(runner.group, event.topic, event.type).inc()
