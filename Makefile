@@ -74,6 +74,7 @@ bench: ## benchmarks against the running stack (see benchmarks/README.md); resul
 	$(RUN) python benchmarks/bench_consumer_throughput.py
 	$(RUN) python benchmarks/bench_outbox_write.py
 	$(RUN) python benchmarks/bench_convergence.py
+	$(RUN) python benchmarks/bench_http_auth.py
 
 down: ## stop everything (services first); data is kept
 	@$(BOOTSTRAP)

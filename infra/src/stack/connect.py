@@ -47,6 +47,11 @@ def write_config(settings: Settings) -> None:
         "offset.storage.replication.factor": replication,
         "status.storage.replication.factor": replication,
         "offset.flush.interval.ms": "1000",
+        # When the worker loses its group membership (e.g. the broker stalls longer than the
+        # session timeout) it rejoins as a new member, and the leader holds the "lost"
+        # connectors and tasks UNASSIGNED for this long, waiting for the old member to come
+        # back (default 5 min). One worker never comes back: reassign after 10 s.
+        "scheduled.rebalance.max.delay.ms": "10000",
         "listeners": f"http://{LOOPBACK}:{port}",
         "rest.advertised.host.name": LOOPBACK,
         "rest.advertised.port": str(port),

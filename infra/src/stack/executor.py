@@ -81,7 +81,7 @@ class ComponentStatus:
         """A human-readable, column-aligned line."""
         pid = f"pid {self.pid}" if self.pid else "-"
         health = "healthy" if self.health is None else self.health
-        return f"{self.name:<16} {self.state:<11} {pid:<11} {self.endpoint:<40} {health}"
+        return f"{self.name:<20} {self.state:<11} {pid:<11} {self.endpoint:<40} {health}"
 
 
 class Component(Protocol):

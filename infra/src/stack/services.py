@@ -2,7 +2,9 @@
 
 ``make up`` folds the seed's separate init steps into the start of each web component:
 migrations, the development superuser, schema registration and the Debezium connectors.
-Then gunicorn serves the API, and each consumer runs ``manage.py eventing_consume``.
+Then gunicorn serves the API, each consumer runs ``manage.py eventing_consume``, and each
+service with connectors runs ``manage.py eventing_connectors supervise`` (restarts FAILED or
+stuck connectors with backoff).
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ def components(s: Settings) -> list[Component]:
         built.append(_web(s, service))
         if service.consumer_group:
             built.append(_consumer(s, service))
+        if service.connectors:
+            built.append(_supervisor(s, service))
     return built
 
 
@@ -182,4 +186,48 @@ def _consumer(s: Settings, service: Service) -> Component:
         depends_on=(service.name,),
         start_timeout=90.0,
         stop_timeout=40.0,  # finish the batch in hand, commit, leave the group
+    )
+
+
+@dataclass(frozen=True)
+class SupervisorProbe:
+    """Ready when this supervisor process has written its rows (one per connector), fresh."""
+
+    conninfo: str
+    pid_file: Path
+    max_age_seconds: int = 30
+
+    def __call__(self) -> None:
+        try:
+            pid = int(self.pid_file.read_text().split()[0])
+        except (OSError, ValueError, IndexError) as exc:
+            raise NotReady("no pid file") from exc
+        try:
+            with psycopg.connect(self.conninfo, autocommit=True, connect_timeout=3) as conn:
+                row = conn.execute(
+                    "SELECT 1 FROM eventing_connector_supervision WHERE pid = %s"
+                    " AND seen_at > now() - make_interval(secs => %s)",
+                    (pid, self.max_age_seconds),
+                ).fetchone()
+        except psycopg.Error as exc:
+            raise NotReady(str(exc).splitlines()[0]) from exc
+        if row is None:
+            raise NotReady(f"connector supervisor (pid {pid}) has not reported yet")
+
+
+def _supervisor(s: Settings, service: Service) -> Component:
+    name = f"{service.name}-supervisor"
+    env = service_env(s, service)
+    env.pop("PORT")
+    return ProcessComponent(
+        name=name,
+        argv=[sys.executable, "-m", "django", "eventing_connectors", "supervise"],
+        env=env,
+        probe=SupervisorProbe(s.postgres.url(service.database), s.paths.pid(name)),
+        paths=s.paths,
+        endpoint="connector supervisor",
+        cwd=service.directory,
+        depends_on=(service.name,),
+        start_timeout=60.0,
+        stop_timeout=15.0,
     )

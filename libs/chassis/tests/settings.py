@@ -22,3 +22,10 @@ DJANGO_ENV = "development"
 DEV_SUPERUSER_USERNAME = "root"
 DEV_SUPERUSER_PASSWORD = "P@ssw0rd1"
 REST_FRAMEWORK = {"EXCEPTION_HANDLER": "chassis.exceptions.exception_handler"}
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "chassis-tests"},
+    "auth-failures": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "chassis-tests-auth-failures",
+    },
+}

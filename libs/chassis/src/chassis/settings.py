@@ -24,6 +24,7 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
+from chassis.auth_conf import DEFAULTS as AUTH_DEFAULTS
 from chassis.env import database_from_url, env_bool, env_int, env_list, env_str
 from chassis.logging import logging_config
 
@@ -93,6 +94,7 @@ def service_settings(
             "whitenoise.runserver_nostatic",
             "django.contrib.staticfiles",
             "rest_framework",
+            "rest_framework.authtoken",
             "drf_spectacular",
             "drf_spectacular_sidecar",
             "chassis",
@@ -159,8 +161,10 @@ def service_settings(
         # A forgotten collectstatic must not turn every admin or docs page into a 500.
         WHITENOISE_MANIFEST_STRICT=False,
         REST_FRAMEWORK={
+            # Basic first: its challenge is the WWW-Authenticate header of a 401.
             "DEFAULT_AUTHENTICATION_CLASSES": [
-                "rest_framework.authentication.BasicAuthentication",
+                "chassis.auth.CachedBasicAuthentication",
+                "rest_framework.authentication.TokenAuthentication",
                 "rest_framework.authentication.SessionAuthentication",
             ],
             "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -182,6 +186,16 @@ def service_settings(
             "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
             "REDOC_DIST": "SIDECAR",
         },
+        # Per process, bounded: the default cache, and the failed-login counters (chassis.auth).
+        CACHES={
+            "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": service},
+            "auth-failures": {
+                "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                "LOCATION": f"{service}-auth-failures",
+                "OPTIONS": {"MAX_ENTRIES": 10_000},
+            },
+        },
+        CHASSIS_AUTH=auth_settings_from_env(),
         # Endpoints of the stack, for ``EVENTING`` (see ``eventing_config``).
         KAFKA_BOOTSTRAP_SERVERS=env_str("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
         SCHEMA_REGISTRY_URL=env_str("SCHEMA_REGISTRY_URL", "http://127.0.0.1:8081/apis/ccompat/v7"),
@@ -216,6 +230,22 @@ def service_settings(
             CSRF_COOKIE_SECURE=secure_cookies,
         )
     return settings
+
+
+def auth_settings_from_env() -> dict[str, Any]:
+    """``CHASSIS_AUTH`` (see ``chassis.auth``) from the ``AUTH_*`` environment variables.
+
+    ``AUTH_CREDENTIAL_CACHE`` (on), ``AUTH_CREDENTIAL_TTL`` (300 s), ``AUTH_USER_TTL`` (2 s:
+    how late another process notices a password change or deactivation),
+    ``AUTH_FAILURE_LIMIT`` (10; 0 disables the lockout), ``AUTH_FAILURE_WINDOW`` (300 s).
+    """
+    return {
+        "CREDENTIAL_CACHE": env_bool("AUTH_CREDENTIAL_CACHE", AUTH_DEFAULTS["CREDENTIAL_CACHE"]),
+        "CREDENTIAL_TTL": env_int("AUTH_CREDENTIAL_TTL", AUTH_DEFAULTS["CREDENTIAL_TTL"]),
+        "USER_TTL": env_int("AUTH_USER_TTL", AUTH_DEFAULTS["USER_TTL"]),
+        "FAILURE_LIMIT": env_int("AUTH_FAILURE_LIMIT", AUTH_DEFAULTS["FAILURE_LIMIT"]),
+        "FAILURE_WINDOW": env_int("AUTH_FAILURE_WINDOW", AUTH_DEFAULTS["FAILURE_WINDOW"]),
+    }
 
 
 def _refuse_insecure_production(settings: Mapping[str, Any]) -> None:

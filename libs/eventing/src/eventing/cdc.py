@@ -189,6 +189,11 @@ def inspect(connector: Connector, client: ConnectClient, *, using: str = DEFAULT
         findings.append(
             Finding("CDC111", WARNING, name, "connector has no tasks", "check the Connect worker log")
         )
+    findings.extend(supervision_findings(name, using=using))
+    findings.extend(heartbeat_findings(connector, using=using))
+    findings.extend(table_findings(connector, using=using))
+    findings.extend(slot_findings(connector, using=using))
+    findings.extend(converter_findings(connector))
     return findings
 
 
@@ -356,6 +361,7 @@ def doctor(
             findings.append(
                 Finding("CDC000", ERROR, connector.name, str(exc), "start Kafka Connect (make up)")
             )
+    findings.extend(consumer_findings(using=using))
     return findings
 
 
@@ -371,3 +377,244 @@ def check_cdc() -> None:
         client.close()
     if errors:
         raise RuntimeError("; ".join(f"{f.id} {f.subject}: {f.message}" for f in errors))
+
+
+# -- the doctor's other checks -------------------------------------------------------------
+
+
+def supervision_findings(name: str, *, using: str = DEFAULT_DB_ALIAS) -> list[Finding]:
+    """The connector supervisor gave up (error), or has not reported for a minute (warning)."""
+    from eventing.connect.models import ConnectorSupervision
+
+    row = ConnectorSupervision.objects.using(using).filter(connector=name).first()
+    if row is None:
+        return []
+    if row.state == "gave_up":
+        return [
+            Finding(
+                "CDC120",
+                ERROR,
+                name,
+                f"the connector supervisor gave up after {row.restarts} restarts: {row.last_error[:300]}",
+                "fix the cause in the task's trace (eventing_connectors status), then "
+                f"curl -X POST $CONNECT_URL/connectors/{name}/restart?includeTasks=true",
+            )
+        ]
+    if datetime.now(UTC) - row.seen_at > timedelta(seconds=60):
+        return [
+            Finding(
+                "CDC121",
+                WARNING,
+                name,
+                f"the connector supervisor last reported at {row.seen_at.isoformat()} (pid {row.pid})",
+                "run `manage.py eventing_connectors supervise` (make up starts it)",
+            )
+        ]
+    return []
+
+
+def _captured_tables(connector: Connector) -> list[str]:
+    """``schema.table`` names the connector captures, the heartbeat table aside."""
+    from eventing.outbox.models import Heartbeat
+
+    tables = [t.strip() for t in connector.config.get("table.include.list", "").split(",") if t.strip()]
+    return [t for t in tables if not t.endswith(f".{Heartbeat._meta.db_table}")]
+
+
+def heartbeat_findings(connector: Connector, *, using: str = DEFAULT_DB_ALIAS) -> list[Finding]:
+    """A slot without a heartbeat pins WAL while its tables are idle; a stale one means a stuck task."""
+    from eventing.outbox.models import Heartbeat
+
+    name = connector.name
+    interval = int(connector.config.get("heartbeat.interval.ms", "0") or 0) / 1000
+    if interval <= 0 or not connector.config.get("heartbeat.action.query"):
+        return [
+            Finding(
+                "CDC130",
+                WARNING,
+                name,
+                "no heartbeat (heartbeat.interval.ms and heartbeat.action.query): while its tables are "
+                "idle its slot confirms nothing and pins the WAL of every other database",
+                "build the connector with eventing.connect (outbox_connector / table_capture_connector)",
+            )
+        ]
+    with connections[using].cursor() as cursor:
+        cursor.execute(f"SELECT now() - max(beat_at) FROM {Heartbeat._meta.db_table}")  # noqa: S608
+        row = cursor.fetchone()
+    age = row[0] if row else None
+    if age is None or age > timedelta(seconds=max(60.0, 6 * interval)):
+        seen = f"last beat {age.total_seconds():.0f}s ago" if age is not None else "never beat"
+        return [
+            Finding(
+                "CDC131",
+                WARNING,
+                name,
+                f"heartbeat not recent ({seen}; one every {interval:.0f}s expected)",
+                "check the task (eventing_connectors status) and the Connect worker log",
+            )
+        ]
+    return []
+
+
+_IDENTITY = {"d": "DEFAULT", "n": "NOTHING", "i": "USING INDEX", "f": "FULL"}
+
+
+def table_findings(connector: Connector, *, using: str = DEFAULT_DB_ALIAS) -> list[Finding]:
+    """Captured tables exist, are in the publication, and (table capture) have REPLICA IDENTITY FULL."""
+    findings: list[Finding] = []
+    name = connector.name
+    publication = connector.config.get("publication.name", "")
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            "SELECT schemaname || '.' || tablename FROM pg_publication_tables WHERE pubname = %s",
+            [publication],
+        )
+        published = {row[0] for row in cursor.fetchall()}
+        cursor.execute("SELECT 1 FROM pg_publication WHERE pubname = %s", [publication])
+        publication_exists = cursor.fetchone() is not None
+        for table in _captured_tables(connector):
+            cursor.execute(
+                "SELECT c.relreplident FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname || '.' || c.relname = %s",
+                [table],
+            )
+            row = cursor.fetchone()
+            if row is None:
+                findings.append(
+                    Finding(
+                        "CDC140", ERROR, name, f"captured table {table} does not exist", "manage.py migrate"
+                    )
+                )
+                continue
+            if publication_exists and table not in published:
+                findings.append(
+                    Finding(
+                        "CDC141",
+                        ERROR,
+                        name,
+                        f"table {table} is not in publication {publication}: its changes are not captured",
+                        f"ALTER PUBLICATION {publication} ADD TABLE {table}",
+                    )
+                )
+            identity = row[0].decode() if isinstance(row[0], bytes) else str(row[0])
+            if not is_outbox(connector) and identity != "f":
+                findings.append(
+                    Finding(
+                        "CDC142",
+                        ERROR,
+                        name,
+                        f"table {table} has REPLICA IDENTITY {_IDENTITY.get(identity, identity)}, not FULL: "
+                        "its deletes carry no row state",
+                        f"ALTER TABLE {table} REPLICA IDENTITY FULL  (in a migration)",
+                    )
+                )
+    return findings
+
+
+def slot_findings(connector: Connector, *, using: str = DEFAULT_DB_ALIAS) -> list[Finding]:
+    """WAL the slot retains, against ``max_slot_wal_keep_size``; an inactive slot."""
+    name, slot_name = connector.name, connector.config["slot.name"]
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            "SELECT active, wal_status, pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint, "
+            "safe_wal_size FROM pg_replication_slots WHERE slot_name = %s",
+            [slot_name],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return []  # a missing slot is a gap finding (or the connector never started)
+    active, wal_status, retained, safe = row
+    if wal_status == "unreserved" or (safe is not None and retained is not None and safe < retained):
+        return [
+            Finding(
+                "CDC150",
+                ERROR,
+                name,
+                f"slot {slot_name} retains {_size(retained)} of WAL and is close to being invalidated "
+                f"(wal_status {wal_status}, {_size(safe)} left before max_slot_wal_keep_size)",
+                "get the connector streaming (eventing_connectors status); raise max_slot_wal_keep_size",
+            )
+        ]
+    if not active:
+        return [
+            Finding(
+                "CDC151",
+                WARNING,
+                name,
+                f"slot {slot_name} is not in use; it retains {_size(retained)} of WAL",
+                "start the connector, or drop the slot if the connector is gone",
+            )
+        ]
+    return []
+
+
+def _size(value: int | None) -> str:
+    if value is None:
+        return "unbounded"
+    return f"{value / 1024 / 1024:.1f} MiB"
+
+
+def converter_findings(connector: Connector) -> list[Finding]:
+    """A table capture's Avro converter must use content ids against a reachable registry."""
+    import httpx
+
+    config = connector.config
+    if "apicurio" not in config.get("value.converter", ""):
+        return []
+    name = connector.name
+    findings: list[Finding] = []
+    if config.get("value.converter.apicurio.registry.use-id") != "contentId":
+        findings.append(
+            Finding(
+                "CDC160",
+                ERROR,
+                name,
+                "the Avro converter writes global ids; Confluent-API readers resolve content ids "
+                "(schema not found as soon as the two drift)",
+                "set value.converter.apicurio.registry.use-id=contentId (eventing.connect does)",
+            )
+        )
+    url = config.get("value.converter.apicurio.registry.url", "")
+    try:
+        httpx.get(url.rstrip("/") + "/system/info", timeout=3.0).raise_for_status()
+    except httpx.HTTPError as exc:
+        findings.append(
+            Finding(
+                "CDC161",
+                ERROR,
+                name,
+                f"the converter's registry {url} does not answer: {type(exc).__name__}: {exc}",
+                "start the registry (make up) or fix value.converter.apicurio.registry.url",
+            )
+        )
+    return findings
+
+
+def consumer_findings(*, using: str = DEFAULT_DB_ALIAS, max_lag: int = 10_000) -> list[Finding]:
+    """This service's consumer groups: a live member, and lag, from their status rows."""
+    from eventing.inbox.models import ConsumerStatus
+
+    findings: list[Finding] = []
+    fresh = datetime.now(UTC) - timedelta(seconds=60)
+    statuses = ConsumerStatus.objects.using(using)
+    for group in sorted(set(statuses.values_list("consumer_group", flat=True))):
+        rows = list(statuses.filter(consumer_group=group, seen_at__gte=fresh))
+        if not rows:
+            findings.append(
+                Finding(
+                    "CDC170", WARNING, group, "no live member (no status row in 60 s)", "start the consumer"
+                )
+            )
+            continue
+        lag = sum(r.lag or 0 for r in rows)
+        if lag > max_lag:
+            findings.append(
+                Finding(
+                    "CDC171",
+                    WARNING,
+                    group,
+                    f"lag {lag} over {len(rows)} live members (above {max_lag})",
+                    "add members (up to the partition count) or find the slow handler",
+                )
+            )
+    return findings

@@ -52,6 +52,10 @@ def slot(monkeypatch: pytest.MonkeyPatch) -> dict[str, cdc.Slot | None]:
         "slot": cdc.Slot("customers_outbox", True, "reserved", 0x18000000, 0x18B658F8)
     }
     monkeypatch.setattr(cdc, "read_slot", lambda name, using="default": state["slot"])
+    # The checks that read the database have tests of their own (integration/test_cdc_doctor.py).
+    for finder in ("supervision_findings", "heartbeat_findings", "table_findings", "slot_findings"):
+        monkeypatch.setattr(cdc, finder, lambda *args, **kwargs: [])
+    monkeypatch.setattr(cdc, "converter_findings", lambda connector: [])
     return state
 
 

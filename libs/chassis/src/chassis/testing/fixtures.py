@@ -6,9 +6,12 @@ pytest_plugins = ["chassis.testing.fixtures"]
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
+from django.utils.module_loading import import_string
 from rest_framework.test import APIClient
 
 PASSWORD = "correct horse battery staple"
@@ -18,6 +21,52 @@ PASSWORD = "correct horse battery staple"
 def _fast_password_hashing(settings: Any) -> None:
     """MD5 instead of PBKDF2 while testing: creating users and logging in stay cheap."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_auth_state() -> Iterator[None]:
+    """No cached credentials and no failed-login counts carried from one test to the next."""
+    from chassis import auth
+
+    auth.reset_state()
+    yield
+    auth.reset_state()
+
+
+@pytest.fixture
+def hashes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every password hash computed (``verify`` or ``encode``) by a configured hasher, in order.
+
+    Only outermost calls count: a hasher's ``verify`` that calls its own ``encode`` is one hash.
+    """
+    calls: list[str] = []
+    depth = [0]
+    for dotted in django_settings.PASSWORD_HASHERS:
+        hasher = import_string(dotted)
+        for method in ("verify", "encode"):
+            real = getattr(hasher, method)
+
+            def spy(self: Any, *args: Any, _real: Any = real, _method: str = method, **kwargs: Any) -> Any:
+                if depth[0] == 0:
+                    calls.append(_method)
+                depth[0] += 1
+                try:
+                    return _real(self, *args, **kwargs)
+                finally:
+                    depth[0] -= 1
+
+            monkeypatch.setattr(hasher, method, spy)
+    return calls
+
+
+@pytest.fixture
+def auth_config(settings: Any) -> Any:
+    """Set ``CHASSIS_AUTH`` keys for one test: ``auth_config(FAILURE_LIMIT=3)``."""
+
+    def configure(**overrides: Any) -> None:
+        settings.CHASSIS_AUTH = {**getattr(settings, "CHASSIS_AUTH", {}), **overrides}
+
+    return configure
 
 
 @pytest.fixture

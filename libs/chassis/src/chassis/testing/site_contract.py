@@ -42,7 +42,11 @@ from django.utils.module_loading import import_string
 from gunicorn.config import Config
 from rest_framework.test import APIClient
 
+from chassis.testing.auth_contract import *  # noqa: F403
+from chassis.testing.auth_contract import __all__ as _auth_contract
+
 __all__ = [
+    *_auth_contract,
     "test_bad_database_urls_are_refused",
     "test_collectstatic_gathers_admin_and_swagger_assets",
     "test_database_url_parsing",

@@ -83,6 +83,11 @@ class ConnectClient:
         result: list[dict[str, Any]] = response.json().get("offsets", [])
         return result
 
+    def restart(self, name: str, *, include_tasks: bool = True, only_failed: bool = False) -> None:
+        """Restart the connector (and its tasks, or only its failed ones)."""
+        params = {"includeTasks": str(include_tasks).lower(), "onlyFailed": str(only_failed).lower()}
+        self._raise_for(self._request("POST", f"/connectors/{name}/restart", params=params), name)
+
     def stop(self, name: str) -> None:
         """Stop the connector and its tasks (its config and offsets stay)."""
         self._raise_for(self._request("PUT", f"/connectors/{name}/stop"), name)

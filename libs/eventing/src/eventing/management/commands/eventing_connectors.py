@@ -1,8 +1,10 @@
-"""``manage.py eventing_connectors [apply|status|delete]``: Debezium connectors as code."""
+"""``manage.py eventing_connectors [apply|status|delete|show|supervise]``: Debezium connectors as code."""
 
 from __future__ import annotations
 
 import json
+import signal
+import threading
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -31,8 +33,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "action", nargs="?", default="apply", choices=["apply", "status", "delete", "show"]
+            "action", nargs="?", default="apply", choices=["apply", "status", "delete", "show", "supervise"]
         )
+        parser.add_argument(
+            "--max-restarts", type=int, default=8, help="supervise: restarts per episode before giving up"
+        )
+        parser.add_argument("--interval", type=float, default=5.0, help="supervise: seconds between checks")
         parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for RUNNING")
         parser.add_argument(
             "--url", default=None, help="Kafka Connect URL (default: EVENTING['CONNECT_URL'])"
@@ -45,6 +51,12 @@ class Command(BaseCommand):
                 self.stdout.write(json.dumps({"name": connector.name, "config": connector.config}, indent=2))
             return
         client = ConnectClient(options["url"] or eventing_settings.CONNECT_URL)
+        if options["action"] == "supervise":
+            try:
+                self._supervise(client, connectors, options)
+            finally:
+                client.close()
+            return
         try:
             for connector in connectors:
                 self._act(client, connector, options)
@@ -70,3 +82,23 @@ class Command(BaseCommand):
         elif action == "delete":
             deleted = client.delete(connector.name)
             self.stdout.write(f"{connector.name}: {'deleted' if deleted else 'absent'}")
+
+    def _supervise(self, client: ConnectClient, connectors: list[Connector], options: dict[str, Any]) -> None:
+        """Watch the connectors until SIGTERM/SIGINT: restart FAILED or stuck ones, give up loudly."""
+        from eventing import cdc
+        from eventing.connect.supervisor import ConnectorSupervisor, record_supervision
+
+        def slot_lost(connector: Connector) -> bool:
+            return cdc.find_gap(connector, client) is not None
+
+        supervisor = ConnectorSupervisor(
+            client,
+            connectors,
+            max_restarts=options["max_restarts"],
+            slot_lost=slot_lost,
+            record=record_supervision,
+        )
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        supervisor.run(stop, interval=options["interval"])
