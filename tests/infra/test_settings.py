@@ -37,6 +37,8 @@ def test_every_port_moves_with_its_variable(tmp_path: Path) -> None:
             "CUSTOMERS_PORT": "18001",
             "ORDERS_PORT": "18002",
             "POINTS_PORT": "18003",
+            "ORDERS_CONSUMER_METRICS_PORT": "19102",
+            "POINTS_CONSUMER_METRICS_PORT": "19103",
         }
     )
 
@@ -51,6 +53,8 @@ def test_every_port_moves_with_its_variable(tmp_path: Path) -> None:
         "customers": 18001,
         "orders": 18002,
         "points": 18003,
+        "orders-consumer": 19102,
+        "points-consumer": 19103,
     }
     assert settings.kafka_bootstrap_servers == "127.0.0.1:19092"
     assert settings.apicurio_v2_url == "http://127.0.0.1:18081/apis/registry/v2"

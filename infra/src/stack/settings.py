@@ -49,6 +49,9 @@ PORTS: dict[str, PortSpec] = {
     "customers": PortSpec("CUSTOMERS_PORT", 8001),
     "orders": PortSpec("ORDERS_PORT", 8002),
     "points": PortSpec("POINTS_PORT", 8003),
+    # Prometheus /metrics of the consumer processes (they have no web server of their own).
+    "orders-consumer": PortSpec("ORDERS_CONSUMER_METRICS_PORT", 9102),
+    "points-consumer": PortSpec("POINTS_CONSUMER_METRICS_PORT", 9103),
 }
 """Ports of every component we listen with, by name."""
 

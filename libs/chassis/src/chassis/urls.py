@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from eventing.health import health
+from eventing.metrics import metrics_view
 
 
 class OptionalSlashRouter(SimpleRouter):  # type: ignore[misc]
@@ -27,7 +28,8 @@ def service_urlpatterns(api_urls: str) -> list[URLPattern | URLResolver]:
 
     ``api_urls`` is the dotted path of the app's URLconf (e.g. ``"orders.urls"``). The shared
     routes are the OpenAPI schema (``api/schema/``), Swagger UI (``api/docs/``), DRF's login
-    (``api-auth/``), the admin (``admin/``) and ``health/`` (``eventing.health.health``, no
+    (``api-auth/``), the admin (``admin/``), ``metrics`` (Prometheus, ``eventing.metrics``, no
+    authentication) and ``health/`` (``eventing.health.health``, no
     authentication), so every service exposes the same operational surface at the same paths.
     """
     return [
@@ -37,4 +39,5 @@ def service_urlpatterns(api_urls: str) -> list[URLPattern | URLResolver]:
         path("api-auth/", include("rest_framework.urls")),
         path("admin/", admin.site.urls),
         path("health/", health, name="health"),
+        path("metrics", metrics_view, name="metrics"),
     ]

@@ -78,6 +78,37 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                 id="eventing.E007",
             )
         )
+    messages.extend(_check_consumer_metrics())
+    return messages
+
+
+def _check_consumer_metrics() -> list[CheckMessage]:
+    """CONSUMER_MIDDLEWARE importable (E020); CONSUMER_METRICS_PORT a port or None (E021)."""
+    from django.utils.module_loading import import_string
+
+    messages: list[CheckMessage] = []
+    paths = eventing_settings.CONSUMER_MIDDLEWARE
+    if not isinstance(paths, (list, tuple)) or not all(isinstance(p, str) for p in paths):
+        paths = [paths]
+    for path in paths:
+        try:
+            import_string(str(path))
+        except ImportError as exc:
+            messages.append(
+                Error(
+                    f"{SETTING_NAME}['CONSUMER_MIDDLEWARE']: cannot import {path!r}: {exc}",
+                    hint="List dotted paths of consumer middleware classes.",
+                    id="eventing.E020",
+                )
+            )
+    port = eventing_settings.CONSUMER_METRICS_PORT
+    if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535):
+        messages.append(
+            Error(
+                f"{SETTING_NAME}['CONSUMER_METRICS_PORT'] must be None or a port number, got {port!r}",
+                id="eventing.E021",
+            )
+        )
     return messages
 
 

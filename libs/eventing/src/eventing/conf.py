@@ -72,6 +72,13 @@ DEFAULTS: dict[str, Any] = {
     "INBOX_RETENTION": 7 * 24 * 3600,
     # Seconds between inbox purges run by a live consumer (0 disables; use `eventing_purge`).
     "INBOX_PURGE_INTERVAL": 3600,
+    # Consumer middleware (dotted paths of classes, called in order around each batch and per
+    # outcome; see eventing.consumer.middleware). The default feeds the Prometheus metrics.
+    "CONSUMER_MIDDLEWARE": ["eventing.metrics.MetricsMiddleware"],
+    # Port on which `eventing_consume` serves its Prometheus metrics at /metrics (None: off).
+    "CONSUMER_METRICS_PORT": None,
+    # Address that port binds to (loopback by default; a pod would use 0.0.0.0).
+    "CONSUMER_METRICS_ADDRESS": "127.0.0.1",
     # Kafka Connect REST URL, for `eventing_connectors`.
     "CONNECT_URL": "http://127.0.0.1:8083",
     # Dotted paths of callables returning connector definitions (eventing.connect.Connector).

@@ -65,6 +65,7 @@ __all__ = [
     "test_json_log_lines_carry_extra_fields",
     "test_json_log_lines_include_the_traceback",
     "test_manage_py_refuses_to_run_in_production_with_defaults",
+    "test_metrics_is_served_without_credentials",
     "test_openapi_schema_describes_the_api",
     "test_production_refuses_insecure_settings",
     "test_production_with_its_settings_starts",
@@ -380,6 +381,22 @@ def test_gunicorn_serves_the_service_on_the_loopback_interface(
     assert config["logconfig_dict"]["handlers"]["stderr"]["formatter"] == "json"
     monkeypatch.setenv("PORT", "18999")
     assert runpy.run_path(str(site.service_dir / "gunicorn.conf.py"))["bind"] == ["127.0.0.1:18999"]
+
+
+# --- metrics --------------------------------------------------------------------------
+
+
+@pytest.mark.unit
+def test_metrics_is_served_without_credentials(
+    anonymous_api: APIClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+
+    response = anonymous_api.get("/metrics")
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain")
+    assert "# TYPE eventing_outbox_published_total counter" in response.content.decode()
 
 
 # --- health ---------------------------------------------------------------------------

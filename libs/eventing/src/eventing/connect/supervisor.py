@@ -161,6 +161,7 @@ class ConnectorSupervisor:
             extra={"connector": name, "attempt": episode.restarts},
         )
         self.client.restart(name, include_tasks=True, only_failed=kind == "failed")
+        _count_restart(name)
         self._record(name, episode, "restarting")
 
     def _give_up(self, name: str, episode: _Episode, why: str) -> None:
@@ -196,3 +197,10 @@ def record_supervision(name: str, episode: _Episode, state: str) -> None:
             "seen_at": datetime.now(UTC),
         },
     )
+
+
+def _count_restart(name: str) -> None:
+    """``eventing_connector_restarts_total`` (task "": the connector with its tasks)."""
+    from eventing.metrics import CONNECTOR_RESTARTS
+
+    CONNECTOR_RESTARTS.labels(name, "").inc()

@@ -106,6 +106,11 @@ class StatusReporter:
         Measured from the offset the runner would commit (applied, not merely fetched), or
         the group's committed offset for partitions it has not read from yet.
         """
+        lags = self.partition_lags(runner)
+        return None if lags is None else sum(lags.values())
+
+    def partition_lags(self, runner: ConsumerRunner) -> dict[tuple[str, int], int] | None:
+        """:meth:`lag` per assigned partition (None when unknown or closed)."""
         if runner.closed:
             return None
         consumer: Any = runner.consumer
@@ -122,15 +127,15 @@ class StatusReporter:
             if missing:
                 for tp in consumer.committed(missing, timeout=self.committed_timeout):
                     self._committed[(tp.topic, tp.partition)] = max(tp.offset, 0)
-            lag = 0
+            lags: dict[tuple[str, int], int] = {}
             for tp in assignment:
                 key = (tp.topic, tp.partition)
                 low, high = consumer.get_watermark_offsets(tp, cached=True)
                 if high < 0:
                     return None  # not fetched yet: unknown, not zero
                 position = positions.get(key, self._committed.get(key, 0))
-                lag += max(0, high - max(position, low))
-            return lag
+                lags[key] = max(0, high - max(position, low))
+            return lags
         except Exception as exc:  # lag is informative; never let it break the loop
             logger.warning("consumer lag unavailable: %s", exc, extra={"group": runner.group})
             return None

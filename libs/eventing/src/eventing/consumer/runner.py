@@ -38,7 +38,7 @@ import threading
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -46,8 +46,10 @@ from typing import Any, Protocol
 from django.db import close_old_connections
 
 from eventing.consumer.decoding import Message, MessageDecoder, Poison, headers_of
+from eventing.consumer.middleware import MiddlewareChain, load_middleware
 from eventing.consumer.processing import (
     BatchProcessor,
+    BatchResult,
     DatabaseUnavailable,
     Outcome,
     log_fields,
@@ -191,6 +193,7 @@ class ConsumerRunner:
         clock: Callable[[], float] = time.monotonic,
         wait: Callable[[float], object] | None = None,
         status_reporter: Callable[[ConsumerRunner], None] | None = None,
+        middleware: Sequence[Any] | None = None,
     ) -> None:
         self.group = group
         self.handlers = handlers
@@ -219,6 +222,12 @@ class ConsumerRunner:
         self._next_purge = clock() + self.config.inbox_purge_interval
         self.started_at = datetime.now(UTC)
         self.closed = False
+        if middleware is None:
+            from eventing.conf import eventing_settings
+
+            middleware = load_middleware(eventing_settings.CONSUMER_MIDDLEWARE)
+        #: Plug-ins called around batches and per outcome (``eventing.consumer.middleware``).
+        self.middleware = MiddlewareChain(middleware)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -310,10 +319,10 @@ class ConsumerRunner:
             self._apply(fresh)
 
     def _apply(self, events: list[Event]) -> None:
-        result = self.processor.process(events)
+        result = self._process(events, retry=False)
         self.counters.batches += 1
         for index, (event, outcome) in enumerate(zip(events, result.outcomes, strict=True)):
-            self._count(outcome)
+            self._count(outcome, event)
             if outcome is Outcome.FAILED:
                 self._hold(event, result.errors[index])
             elif outcome is Outcome.DEFERRED:
@@ -340,12 +349,14 @@ class ConsumerRunner:
                 continue
             head = held.head
             self.counters.retried += 1
-            result = self.processor.process(list(held.events))
+            self.middleware.call("on_retry", self, head)
+            events = list(held.events)
+            result = self._process(events, retry=True)
             finished = 0
-            for outcome in result.outcomes:
+            for event, outcome in zip(events, result.outcomes, strict=True):
                 if outcome in (Outcome.FAILED, Outcome.DEFERRED):
                     break
-                self._count(outcome)
+                self._count(outcome, event)
                 finished += 1
             for _ in range(finished):
                 held.events.popleft()
@@ -368,6 +379,7 @@ class ConsumerRunner:
         )
         self.processor.record_dead_letter(event)
         self.counters.dead_lettered += 1
+        self.middleware.call("on_dead_letter", self, event.topic, event.type, "handler_failed")
         logger.error(
             "event dead-lettered after %d attempts: %s",
             held.attempts,
@@ -410,6 +422,7 @@ class ConsumerRunner:
             headers=headers,
         )
         self.counters.dead_lettered += 1
+        self.middleware.call("on_dead_letter", self, message.topic() or "", None, poison.reason)
         logger.error(
             "message dead-lettered (%s): %s",
             poison.reason,
@@ -423,7 +436,17 @@ class ConsumerRunner:
             },
         )
 
-    def _count(self, outcome: Outcome) -> None:
+    def _process(self, events: list[Event], *, retry: bool) -> BatchResult:
+        """One transaction of the processor, with the middleware's hooks around it."""
+        self.middleware.call("before_batch", self, events, retry=retry)
+        started = time.perf_counter()
+        result = self.processor.process(events)
+        self.middleware.call("after_batch", self, events, result, time.perf_counter() - started, retry=retry)
+        return result
+
+    def _count(self, outcome: Outcome, event: Event) -> None:
+        if outcome in (Outcome.APPLIED, Outcome.DUPLICATE, Outcome.SKIPPED):
+            self.middleware.call("on_outcome", self, event, outcome)
         if outcome is Outcome.APPLIED:
             self.counters.applied += 1
         elif outcome is Outcome.DUPLICATE:
@@ -574,12 +597,16 @@ class ConsumerRunner:
 
     def _report(self, force: bool = False) -> None:
         now = self._clock()
-        if self._status_reporter is not None and (force or now >= self._next_status):
+        due = force or now >= self._next_status
+        if due:
             self._next_status = now + self.config.status_interval
+        if self._status_reporter is not None and due:
             try:
                 self._status_reporter(self)
             except Exception as exc:
                 logger.warning("status report failed: %s", exc, extra={"group": self.group})
+        if due:
+            self.middleware.call("on_report", self)
         if self.config.inbox_purge_interval > 0 and now >= self._next_purge:
             self._next_purge = now + self.config.inbox_purge_interval
             from eventing.inbox.purge import purge_inbox

@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
 from eventing.conf import eventing_settings
 from eventing.events import AVRO_CONTENT_TYPE, CLOUDEVENTS_SPECVERSION, EventType
@@ -101,7 +102,14 @@ def publish(
         else:
             cursor.execute(_INSERT, params)
             cursor.execute(f"DELETE FROM {_TABLE} WHERE id = %s", [event_id])
+    transaction.on_commit(partial(_count_published, event_type.topic, event_type.type), using=using)
     return event_id
+
+
+def _count_published(topic: str, type_name: str) -> None:
+    from eventing.metrics import count_published
+
+    count_published(topic, type_name)
 
 
 def _binds_client_side(connection: Any) -> bool:

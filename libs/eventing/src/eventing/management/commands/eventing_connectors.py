@@ -43,6 +43,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--url", default=None, help="Kafka Connect URL (default: EVENTING['CONNECT_URL'])"
         )
+        parser.add_argument(
+            "--metrics-port",
+            type=int,
+            metavar="PORT",
+            help="supervise: serve Prometheus metrics (eventing_connector_restarts_total) at "
+            "http://<CONSUMER_METRICS_ADDRESS>:PORT/metrics",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         connectors = configured_connectors()
@@ -52,6 +59,17 @@ class Command(BaseCommand):
             return
         client = ConnectClient(options["url"] or eventing_settings.CONNECT_URL)
         if options["action"] == "supervise":
+            if options["metrics_port"] is not None:
+                from eventing.metrics import serve_metrics
+
+                address = str(eventing_settings.CONSUMER_METRICS_ADDRESS)
+                try:
+                    serve_metrics(options["metrics_port"], address)
+                except OSError as exc:
+                    client.close()
+                    raise CommandError(
+                        f"Cannot serve metrics on {address}:{options['metrics_port']}: {exc}"
+                    ) from exc
             try:
                 self._supervise(client, connectors, options)
             finally:

@@ -8,9 +8,11 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from eventing.conf import eventing_settings
 from eventing.consumer.kafka import build_runner
 from eventing.consumer.registry import registry
 from eventing.exceptions import EventingError
+from eventing.metrics import serve_metrics
 from eventing.startup import startup
 
 logger = logging.getLogger(__name__)
@@ -33,6 +35,14 @@ class Command(BaseCommand):
             help="Consume only this topic of the group's handlers (repeatable; default: all of them)",
         )
 
+        parser.add_argument(
+            "--metrics-port",
+            type=int,
+            metavar="PORT",
+            help="Serve Prometheus metrics at http://<CONSUMER_METRICS_ADDRESS>:PORT/metrics "
+            "(default: EVENTING['CONSUMER_METRICS_PORT']; unset: not served)",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
         group = options["group"]
         handlers = registry.for_group(group)
@@ -46,6 +56,16 @@ class Command(BaseCommand):
                     f"its topics are: {', '.join(handlers.topics())}"
                 )
             handlers = handlers.for_topics(options["topics"])
+        # First: a taken port fails before anything else starts.
+        port = options["metrics_port"]
+        if port is None:
+            port = eventing_settings.CONSUMER_METRICS_PORT
+        if port is not None:
+            address = str(eventing_settings.CONSUMER_METRICS_ADDRESS)
+            try:
+                serve_metrics(int(port), address)
+            except OSError as exc:
+                raise CommandError(f"Cannot serve metrics on {address}:{port}: {exc}") from exc
         try:
             startup()
         except EventingError as exc:
