@@ -129,16 +129,19 @@ def _web(s: Settings, service: Service) -> Component:
 
 
 @dataclass(frozen=True)
-class ConsumerProbe:
-    """Ready when this consumer process has reported in (its status row, fresh).
+class StatusRowProbe:
+    """Ready when this process has written a fresh row into its status table.
 
-    The row is keyed by ``<group>/<host>/<pid>``; matching the pid in the component's pid
-    file makes sure it is *this* process that reported, not a predecessor.
+    Consumers write ``eventing_consumer_status`` (one row per member, filtered by group),
+    supervisors ``eventing_connector_supervision`` (one row per connector). Matching the pid in
+    the component's pid file makes sure it is *this* process that reported, not a predecessor.
     """
 
     conninfo: str
-    group: str
+    table: str
+    what: str
     pid_file: Path
+    group: str | None = None
     max_age_seconds: int = 30
 
     def __call__(self) -> None:
@@ -146,17 +149,21 @@ class ConsumerProbe:
             pid = int(self.pid_file.read_text().split()[0])
         except (OSError, ValueError, IndexError) as exc:
             raise NotReady("no pid file") from exc
+        params: list[object]
+        where, params = "pid = %s", [pid]
+        if self.group is not None:
+            where, params = "consumer_group = %s AND pid = %s", [self.group, pid]
         try:
             with psycopg.connect(self.conninfo, autocommit=True, connect_timeout=3) as conn:
                 row = conn.execute(
-                    "SELECT 1 FROM eventing_consumer_status WHERE consumer_group = %s AND pid = %s"
+                    f"SELECT 1 FROM {self.table} WHERE {where}"  # noqa: S608 - our constants
                     " AND seen_at > now() - make_interval(secs => %s)",
-                    (self.group, pid, self.max_age_seconds),
+                    (*params, self.max_age_seconds),
                 ).fetchone()
         except psycopg.Error as exc:
             raise NotReady(str(exc).splitlines()[0]) from exc
         if row is None:
-            raise NotReady(f"consumer {self.group} (pid {pid}) has not reported yet")
+            raise NotReady(f"{self.what} (pid {pid}) has not reported yet")
 
 
 def _consumer(s: Settings, service: Service) -> Component:
@@ -179,7 +186,13 @@ def _consumer(s: Settings, service: Service) -> Component:
         ],
         env=env,
         ports=[PortBinding.of(name, s.ports)],
-        probe=ConsumerProbe(s.postgres.url(service.database), service.consumer_group, s.paths.pid(name)),
+        probe=StatusRowProbe(
+            s.postgres.url(service.database),
+            "eventing_consumer_status",
+            f"consumer {service.consumer_group}",
+            s.paths.pid(name),
+            group=service.consumer_group,
+        ),
         paths=s.paths,
         endpoint=f"consumer group {service.consumer_group}, metrics http://127.0.0.1:{s.ports[name]}/metrics",
         cwd=service.directory,
@@ -187,32 +200,6 @@ def _consumer(s: Settings, service: Service) -> Component:
         start_timeout=90.0,
         stop_timeout=40.0,  # finish the batch in hand, commit, leave the group
     )
-
-
-@dataclass(frozen=True)
-class SupervisorProbe:
-    """Ready when this supervisor process has written its rows (one per connector), fresh."""
-
-    conninfo: str
-    pid_file: Path
-    max_age_seconds: int = 30
-
-    def __call__(self) -> None:
-        try:
-            pid = int(self.pid_file.read_text().split()[0])
-        except (OSError, ValueError, IndexError) as exc:
-            raise NotReady("no pid file") from exc
-        try:
-            with psycopg.connect(self.conninfo, autocommit=True, connect_timeout=3) as conn:
-                row = conn.execute(
-                    "SELECT 1 FROM eventing_connector_supervision WHERE pid = %s"
-                    " AND seen_at > now() - make_interval(secs => %s)",
-                    (pid, self.max_age_seconds),
-                ).fetchone()
-        except psycopg.Error as exc:
-            raise NotReady(str(exc).splitlines()[0]) from exc
-        if row is None:
-            raise NotReady(f"connector supervisor (pid {pid}) has not reported yet")
 
 
 def _supervisor(s: Settings, service: Service) -> Component:
@@ -223,7 +210,12 @@ def _supervisor(s: Settings, service: Service) -> Component:
         name=name,
         argv=[sys.executable, "-m", "django", "eventing_connectors", "supervise"],
         env=env,
-        probe=SupervisorProbe(s.postgres.url(service.database), s.paths.pid(name)),
+        probe=StatusRowProbe(
+            s.postgres.url(service.database),
+            "eventing_connector_supervision",
+            "connector supervisor",
+            s.paths.pid(name),
+        ),
         paths=s.paths,
         endpoint="connector supervisor",
         cwd=service.directory,

@@ -63,6 +63,9 @@ class Slot:
     wal_status: str | None
     restart_lsn: int | None
     confirmed_flush_lsn: int | None
+    #: WAL bytes kept for the slot, and left before ``max_slot_wal_keep_size`` (None: unbounded).
+    retained_bytes: int | None = None
+    safe_wal_size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -125,14 +128,15 @@ def is_outbox(connector: Connector) -> bool:
 def read_slot(name: str, *, using: str = DEFAULT_DB_ALIAS) -> Slot | None:
     with connections[using].cursor() as cursor:
         cursor.execute(
-            "SELECT slot_name, active, wal_status, restart_lsn::text, confirmed_flush_lsn::text "
+            "SELECT slot_name, active, wal_status, restart_lsn::text, confirmed_flush_lsn::text, "
+            "pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint, safe_wal_size "
             "FROM pg_replication_slots WHERE slot_name = %s",
             [name],
         )
         row = cursor.fetchone()
     if row is None:
         return None
-    return Slot(row[0], bool(row[1]), row[2], parse_lsn(row[3]), parse_lsn(row[4]))
+    return Slot(row[0], bool(row[1]), row[2], parse_lsn(row[3]), parse_lsn(row[4]), row[5], row[6])
 
 
 def read_offset(client: ConnectClient, name: str) -> StoredOffset | None:
@@ -514,16 +518,10 @@ def table_findings(connector: Connector, *, using: str = DEFAULT_DB_ALIAS) -> li
 def slot_findings(connector: Connector, *, using: str = DEFAULT_DB_ALIAS) -> list[Finding]:
     """WAL the slot retains, against ``max_slot_wal_keep_size``; an inactive slot."""
     name, slot_name = connector.name, connector.config["slot.name"]
-    with connections[using].cursor() as cursor:
-        cursor.execute(
-            "SELECT active, wal_status, pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint, "
-            "safe_wal_size FROM pg_replication_slots WHERE slot_name = %s",
-            [slot_name],
-        )
-        row = cursor.fetchone()
-    if row is None:
+    slot = read_slot(slot_name, using=using)
+    if slot is None:
         return []  # a missing slot is a gap finding (or the connector never started)
-    active, wal_status, retained, safe = row
+    active, wal_status, retained, safe = slot.active, slot.wal_status, slot.retained_bytes, slot.safe_wal_size
     if wal_status == "unreserved" or (safe is not None and retained is not None and safe < retained):
         return [
             Finding(

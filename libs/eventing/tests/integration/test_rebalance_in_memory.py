@@ -23,6 +23,7 @@ from eventing.consumer.retry import Backoff
 from eventing.consumer.runner import ConsumerRunner, RunnerConfig
 from eventing.runtime import get_codec
 from eventing.testing import InMemoryBroker, InMemoryConsumer, InMemoryProducer, cloudevent_message
+from tests.integration.test_runner_in_memory import FakeClock as Clock
 from tests.testapp.events import ACCOUNT_OPENED
 from tests.testapp.handlers import record_applications
 from tests.testapp.models import AppliedEvent
@@ -31,17 +32,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 GROUP = "tests.rebalance"
 TOPIC = ACCOUNT_OPENED.topic
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def member(
