@@ -44,6 +44,13 @@ def test_order_arriving_before_its_customer_is_counted_once_the_customer_is_know
 ) -> None:
     # Given the customers' outbox connector is paused, so customer events wait in the WAL
     assert connect.put("/connectors/customers-outbox/pause").status_code == 202
+
+    def paused() -> None:  # the pause is asynchronous: wait until the task has stopped reading
+        status = connect.get("/connectors/customers-outbox/status").json()
+        states = [status["connector"]["state"], *(t["state"] for t in status["tasks"])]
+        assert all(state == "PAUSED" for state in states), states
+
+    eventually(paused, timeout=60)
     try:
         customer = customers.create("Lisa", "Simpson")
         order = orders.create(customer["id"], 84)

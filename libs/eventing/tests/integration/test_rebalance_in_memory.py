@@ -208,3 +208,25 @@ def test_revoke_commits_up_to_a_held_event_and_the_new_owner_retries_it(fake_reg
         clock.advance(30)
         drain(first, second, rounds=1)
     assert_each_applied_once(broker, ids)
+
+
+def test_a_failed_asynchronous_commit_is_sent_again(fake_registry, broker) -> None:
+    # Given a member that applied its backlog and sent its commits
+    ids = backlog(broker, 30)
+    first = member(broker)
+    drain(first, rounds=3)
+    assert_each_applied_once(broker, ids)
+    # When the broker reports that the asynchronous commit failed (a rebalance was under way)
+    lost = {(t, p): o for (g, t, p), o in broker.committed.items() if g == GROUP}
+    broker.committed.clear()
+    first.on_commit(
+        RuntimeError("REBALANCE_IN_PROGRESS"), [_Committed(t, p, o) for (t, p), o in lost.items()]
+    )
+    # Then the next loop commits again, though no new event arrived
+    first.run_once()
+    assert_each_applied_once(broker, ids)
+
+
+class _Committed:
+    def __init__(self, topic: str, partition: int, offset: int) -> None:
+        self.topic, self.partition, self.offset, self.error = topic, partition, offset, None

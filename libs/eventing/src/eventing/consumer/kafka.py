@@ -241,15 +241,21 @@ def build_runner(
     if eventing_settings.CREATE_TOPICS:
         sources = handlers.topics()
         ensure_topics([*sources, *(config.dead_letter_topic.format(group=group, topic=t) for t in sources)])
-    return ConsumerRunner(
+    made: list[ConsumerRunner] = []  # the commit callback needs the runner built with it
+
+    def on_commit(error: Any, partitions: list[Any]) -> None:
+        if made:
+            made[0].on_commit(error, partitions)
+
+    overrides = {"on_commit": on_commit, **(consumer_overrides or {})}
+    runner = ConsumerRunner(
         group=group,
         handlers=handlers,
-        consumer=cast(
-            ConsumerPort,
-            Consumer(consumer_config(group, **(consumer_overrides or {})), logger=kafka_logger),
-        ),
+        consumer=cast(ConsumerPort, Consumer(consumer_config(group, **overrides), logger=kafka_logger)),
         producer=cast(ProducerPort, Producer(producer_config(), logger=kafka_logger)),
         codec=get_codec(),
         config=config,
         status_reporter=StatusReporter(),
     )
+    made.append(runner)
+    return runner

@@ -517,6 +517,26 @@ class ConsumerRunner:
             for tp_obj in offsets:
                 self._progress[(tp_obj.topic, tp_obj.partition)].committed = -1
 
+    def on_commit(self, error: Any, partitions: list[Any]) -> None:
+        """Result of an asynchronous commit (librdkafka's ``on_commit``, served in consume()).
+
+        A commit that failed (e.g. sent during a cooperative rebalance, when no revoke follows
+        to commit again) is sent again by the next loop: without this the partition's last
+        position may never reach the broker once its backlog is drained.
+        """
+        failed = [p for p in partitions if error is not None or getattr(p, "error", None) is not None]
+        if not failed:
+            return
+        logger.warning(
+            "offset commit failed, will retry: %s",
+            error or failed[0].error,
+            extra={"group": self.group, "partitions": [(p.topic, p.partition) for p in failed]},
+        )
+        for tp in failed:
+            progress = self._progress.get((tp.topic, tp.partition))
+            if progress is not None and progress.committed <= tp.offset:
+                progress.committed = -1
+
     # -- rebalance and back-pressure --------------------------------------------------------
 
     # These run inside consumer.consume() (and close()): edit state in place, never rebind it.
