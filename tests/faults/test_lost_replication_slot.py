@@ -20,7 +20,8 @@ from stack import api
 from stack.services import SERVICES, service_env
 from stack.settings import Settings
 from stack.testing import eventually
-from tests.faults.test_convergence_under_faults import assert_awards, create_customers_with_orders
+from tests.faults.test_convergence_under_faults import assert_awards, create_customers_with_orders, order_count
+from tests.helpers import oracle
 from tests.helpers.api import Customers, Orders, Points
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
@@ -55,6 +56,7 @@ def test_slots_dropped_while_connect_is_down_are_detected_and_recovered_without_
     stack: Settings, customers: Customers, orders: Orders, points: Points
 ) -> None:
     # Given converged awards
+    audit = oracle.Audit(stack)
     before = create_customers_with_orders(customers, orders, 5, "slot-before")
     assert_awards(points, before)
     # When every slot is dropped while Connect is down, and customers and orders are written
@@ -111,3 +113,19 @@ def test_slots_dropped_while_connect_is_down_are_detected_and_recovered_without_
         assert points_duplicates(stack) > duplicates_before
 
     eventually(duplicates_counted, timeout=60)
+    # ...and exactly the events that had to be applied were: the customers of both batches, the
+    # orders from before the gap, and one snapshot change per row of the orders table (a
+    # snapshot change has its own position, so its translation is a new event); none dead-lettered
+    with psycopg.connect(stack.postgres.url("orders")) as conn:
+        row: Any = conn.execute("SELECT count(*) FROM orders_order").fetchone()
+    snapshot_rows = int(row[0])
+
+    def recorded_exactly_once() -> None:
+        audit.assert_applied_exactly_once(
+            {
+                "points.read-model": 5 + 10 + order_count(5) + snapshot_rows,
+                "orders.translator": order_count(5) + snapshot_rows,
+            }
+        )
+
+    eventually(recorded_exactly_once, timeout=120, interval=1.0)
