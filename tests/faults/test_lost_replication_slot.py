@@ -20,7 +20,11 @@ from stack import api
 from stack.services import SERVICES, service_env
 from stack.settings import Settings
 from stack.testing import eventually
-from tests.faults.test_convergence_under_faults import assert_awards, create_customers_with_orders, order_count
+from tests.faults.test_convergence_under_faults import (
+    assert_awards,
+    create_customers_with_orders,
+    order_count,
+)
 from tests.helpers import oracle
 from tests.helpers.api import Customers, Orders, Points
 
