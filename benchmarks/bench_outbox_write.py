@@ -11,11 +11,15 @@ Measured at two levels, each create in its own transaction:
 Variants, interleaved in rounds so that drift (autovacuum, caches) hits all alike:
 
 * no-outbox: publishing switched off (the naive baseline: no event at all);
-* outbox: the default, outbox row inserted and deleted in the same transaction;
-* outbox-keep: outbox row inserted and kept (``OUTBOX_DELETE_AFTER_INSERT=False``; a purge
-  bounds the table instead).
+* outbox: the default, outbox row inserted and kept (for ``OUTBOX_RETENTION``, so a lost
+  replication slot can be recovered; the outbox connector's heartbeat purges older rows);
+* outbox-delete: outbox row inserted and deleted in the same transaction
+  (``OUTBOX_DELETE_AFTER_INSERT=True``, one round trip for both statements).
 
-Prints per-create latency (mean, p50, p99), creates/s and each variant's overhead.
+Prints per-create latency (mean, p50, p99), creates/s and each variant's overhead, then where
+the cost of ``publish()`` goes: the Avro encoding alone, the outbox INSERT alone (parameters
+prepared beforehand), the whole ``publish()``, and an empty round trip (``SELECT 1``) to the
+database, the floor of any write that happens in the caller's transaction.
 Needs PostgreSQL and the schema registry (`make up`).
 
     uv run python benchmarks/bench_outbox_write.py --creates 3000
@@ -53,8 +57,8 @@ def variant(name: str) -> Iterator[None]:
             yield
         finally:
             events.publish_customer_event = real
-    elif name == "outbox-keep":
-        with override_settings(EVENTING={**settings.EVENTING, "OUTBOX_DELETE_AFTER_INSERT": False}):
+    elif name == "outbox-delete":
+        with override_settings(EVENTING={**settings.EVENTING, "OUTBOX_DELETE_AFTER_INSERT": True}):
             yield
     else:
         yield
@@ -124,7 +128,7 @@ def measure_and_report(args: argparse.Namespace) -> None:
 
     eventing.startup()
     levels = {"request": request_create_factory(), "service": service_create}
-    names = ["no-outbox", "outbox", "outbox-keep"]
+    names = ["no-outbox", "outbox", "outbox-delete"]
     per_round = max(1, args.creates // args.rounds)
     results: dict[str, Any] = {"creates_per_variant": per_round * args.rounds}
     for level, fn in levels.items():
@@ -147,7 +151,64 @@ def measure_and_report(args: argparse.Namespace) -> None:
                 f"{name:<12} {figures['mean_ms']:>8.3f} {figures['p50_ms']:>8.3f} {figures['p99_ms']:>8.3f}"
                 f" {figures['per_s']:>10.0f} {figures['overhead_pct']:>8.1f}%"
             )
+    results["publish_breakdown"] = measure_breakdown(args.creates)
     print(f"\nresult: {write_result('outbox_write', results)}")
+
+
+def measure_breakdown(count: int) -> dict[str, float]:
+    """Microseconds per call of each part of ``publish()``, interleaved, inside a transaction."""
+    import uuid
+
+    from django.db import connection, transaction
+
+    from customers.events import CUSTOMER_ENTITY_STATE, customer_state_payload
+    from customers.models import Customer
+    from eventing import publish
+    from eventing.outbox.publish import _INSERT
+    from eventing.runtime import runtime
+    from eventing.serialization.avro import AvroCodec
+
+    resolved = runtime.resolved(CUSTOMER_ENTITY_STATE)
+    customer = Customer(first_name="Bart", last_name="Simpson", date_established=ESTABLISHED, version=1)
+    data = customer_state_payload(customer, version=1)
+    payload = AvroCodec.encode(resolved.schema_id, resolved.parsed, data)
+
+    def encode() -> None:
+        AvroCodec.encode(resolved.schema_id, resolved.parsed, data)
+
+    def insert() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _INSERT,
+                [uuid.uuid4(), "t", "k", "x", "s", "1.0", "2026-01-01T00:00:00Z", "a", "d", "tp", payload],
+            )
+
+    def whole() -> None:
+        publish(CUSTOMER_ENTITY_STATE, data)
+
+    def round_trip() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+
+    parts = {"avro encode": encode, "outbox INSERT": insert, "publish()": whole, "SELECT 1": round_trip}
+    timings: dict[str, list[float]] = {name: [] for name in parts}
+    rounds = 10
+    for _ in range(rounds):
+        with transaction.atomic():
+            for name, fn in parts.items():
+                timings[name].extend(measure(fn, max(1, count // rounds)))
+            transaction.set_rollback(True)  # leave no row behind
+    print("\nwhere publish() goes (inside one transaction, microseconds per call)")
+    print(f"{'part':<14} {'mean us':>8} {'p50 us':>8} {'p99 us':>8}")
+    figures = {}
+    for name, values in timings.items():
+        summary_ms = summary(values)
+        figures[name] = round(statistics.fmean(values) * 1e6, 1)
+        print(
+            f"{name:<14} {figures[name]:>8.1f} {summary_ms['p50_ms'] * 1000:>8.1f}"
+            f" {summary_ms['p99_ms'] * 1000:>8.1f}"
+        )
+    return figures
 
 
 if __name__ == "__main__":
