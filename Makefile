@@ -57,11 +57,12 @@ deploy-check: ## offline: render the overlays, validate them (kubeconform), chec
 	$(RUN) python deploy/tools/install.py
 	$(RUN) pytest -q tests/deploy
 
-lint: ## ruff (lint + format check) and mypy --strict on the library and the stack
+lint: ## ruff (lint + format check) and mypy --strict on the libraries, the stack and each service
 	@$(BOOTSTRAP)
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
-	PYTHONPATH=libs/eventing $(RUN) mypy  # the plugin loads the library's test settings
+	$(RUN) mypy  # the libraries and the stack (pyproject.toml's [tool.mypy])
+	for s in customers orders points; do (cd services/$$s && $(RUN) mypy) || exit 1; done
 
 fmt: ## format and autofix with ruff
 	@$(BOOTSTRAP)

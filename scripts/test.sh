@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: every test tier against the real stack, in one run.
 #
+#   0. lint      ruff, and mypy --strict on the libraries, the stack and each service
 #   1. unit      no I/O (library, services, stack); the chassis library's tests
 #      deploy    deploy/ rendered and validated offline (kustomize, kubeconform), checked against the code
 #   2. library   eventing against PostgreSQL, Kafka, the registry and Debezium
@@ -35,6 +36,7 @@ tier() {
   if ! "$@"; then failed+=("$name"); fi
 }
 
+tier lint make --no-print-directory lint
 tier "unit (eventing)" run pytest -q -m unit libs/eventing/tests
 tier "unit (stack)" run pytest -q -m unit tests/infra
 tier "chassis" bash -c "cd libs/chassis && uv run --frozen --all-packages pytest -q"

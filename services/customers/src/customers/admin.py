@@ -17,7 +17,7 @@ from customers.services import (
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(admin.ModelAdmin):  # type: ignore[type-arg]  # not subscriptable at run time
     """Admin edits go through the services: they bump the version and publish too."""
 
     list_display = ("id", "first_name", "last_name", "date_established", "version")
@@ -34,7 +34,9 @@ class CustomerAdmin(admin.ModelAdmin):
     )
     readonly_fields = ("id", "version", "created_at", "updated_at")
 
-    def save_model(self, request: HttpRequest, obj: Customer, form: ModelForm, change: bool) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: Customer, form: ModelForm[Customer], change: bool
+    ) -> None:
         data: dict[str, Any] = {name: form.cleaned_data[name] for name in UPDATABLE_FIELDS}
         saved = customer_update(customer=obj, **data) if change else customer_create(**data)
         # The admin reads the saved object back for its message and redirect.

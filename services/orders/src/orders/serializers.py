@@ -15,7 +15,7 @@ class ItemCountField(serializers.IntegerField):
     def to_internal_value(self, data: Any) -> int:
         if isinstance(data, bool):
             self.fail("invalid")
-        return super().to_internal_value(data)
+        return int(super().to_internal_value(data))
 
 
 class UUIDStringField(serializers.UUIDField):

@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from points.models import CustomerReadModel, OrderReadModel
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]  # not subscriptable at run time
     """The read model is written by event handlers only; the admin just shows it."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:

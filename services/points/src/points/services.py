@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from typing import NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from django.db import connection, transaction
 
@@ -67,10 +67,10 @@ _ORDER_MANY = _ORDER_UPSERT.format(
 )
 
 
-def _execute(sql: str, params: Sequence[object]) -> int:
+def _execute(sql: str, params: Sequence[Any]) -> int:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.rowcount
+        return int(cursor.rowcount)
 
 
 @transaction.atomic(savepoint=False)
