@@ -1,0 +1,83 @@
+"""Each system check of ``settings.EVENTING``: a bad value is reported under its id, a good one is not.
+
+``manage.py check`` (and every management command, and the servers at start) runs these, so a
+misconfiguration is named before the service handles anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.test import override_settings
+
+from eventing.checks import check_settings
+from eventing.events import EventType, catalog
+from tests.settings import EVENTING
+
+pytestmark = pytest.mark.unit
+
+
+def ids(**overrides: Any) -> list[str]:
+    with override_settings(EVENTING={**EVENTING, **overrides}):
+        return [message.id for message in check_settings() if message.id]
+
+
+def test_the_test_settings_pass_every_check() -> None:
+    assert ids() == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "check_id"),
+    [
+        ({"CONSUMER_BATCH_SIZ": 10}, "eventing.E001"),  # a typo of a key
+        ({"SCHEMA_COMPATIBILITY": "SOMETIMES"}, "eventing.E002"),
+        ({"CONSUMER_BATCH_SIZE": 0}, "eventing.E005"),
+        ({"CONSUMER_BATCH_SIZE": "100"}, "eventing.E005"),
+        ({"CONSUMER_MAX_ATTEMPTS": -1}, "eventing.E005"),
+        ({"OUTBOX_DELETE_AFTER_INSERT": True}, "eventing.W001"),
+        ({"OUTBOX_RETENTION": 0}, "eventing.E006"),
+        ({"OUTBOX_RETENTION": "1 day"}, "eventing.E006"),
+        ({"DATASCHEMA_BASE": "http://127.0.0.1:8081/apis/ccompat/v7"}, "eventing.E007"),
+        ({"DATASCHEMA_BASE": "registry.example.com"}, "eventing.E007"),
+        ({"CONSUMER_MIDDLEWARE": ["eventing.no_such_module.Middleware"]}, "eventing.E020"),
+        ({"CONSUMER_METRICS_PORT": 70000}, "eventing.E021"),
+        ({"CONSUMER_METRICS_PORT": True}, "eventing.E021"),
+    ],
+)
+def test_a_bad_setting_is_reported_under_its_id(overrides: dict[str, Any], check_id: str) -> None:
+    assert ids(**overrides) == [check_id]
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"DATASCHEMA_BASE": "https://registry.example.com/apis/ccompat/v7"},
+        {"CONSUMER_METRICS_PORT": None},
+        {"CONSUMER_METRICS_PORT": 0},
+        {"OUTBOX_RETENTION": 3600.5},
+    ],
+)
+def test_a_good_value_passes(overrides: dict[str, Any]) -> None:
+    assert ids(**overrides) == []
+
+
+@pytest.fixture
+def declared() -> Iterator[list[EventType]]:
+    """Event types added to the catalog by a test, removed again afterwards."""
+    added: list[EventType] = []
+    yield added
+    for event_type in added:
+        catalog._by_type.pop(event_type.type, None)
+
+
+def test_an_owned_event_type_needs_a_source() -> None:
+    assert any(event_type.owned for event_type in catalog)  # the test app publishes
+    assert ids(SOURCE="") == ["eventing.E003"]
+
+
+def test_an_event_type_whose_schema_cannot_be_read_is_reported(declared: list[EventType]) -> None:
+    broken = EventType(type="checks_missing_schema", topic="t", schema="nowhere/Missing.avsc", owned=False)
+    declared.append(catalog.add(broken))
+    assert ids() == ["eventing.E004"]
