@@ -81,3 +81,13 @@ def test_an_event_type_whose_schema_cannot_be_read_is_reported(declared: list[Ev
     broken = EventType(type="checks_missing_schema", topic="t", schema="nowhere/Missing.avsc", owned=False)
     declared.append(catalog.add(broken))
     assert ids() == ["eventing.E004"]
+
+
+def test_the_settings_accessor_follows_override_settings_and_reverts() -> None:
+    from eventing.conf import DEFAULTS, eventing_settings
+
+    before = eventing_settings.CONSUMER_BATCH_SIZE
+    with override_settings(EVENTING={**EVENTING, "CONSUMER_BATCH_SIZE": before + 7}):
+        assert before + 7 == eventing_settings.CONSUMER_BATCH_SIZE
+        assert DEFAULTS["INBOX_RETENTION"] == eventing_settings.INBOX_RETENTION  # unset: the default
+    assert before == eventing_settings.CONSUMER_BATCH_SIZE
