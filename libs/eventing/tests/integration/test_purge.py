@@ -27,7 +27,9 @@ HOUR = 3600.0
 def inbox_rows(group: str, count: int, *, age_hours: float) -> set[str]:
     ids = {str(uuid.uuid4()) for _ in range(count)}
     InboxEntry.objects.bulk_create(
-        InboxEntry(consumer_group=group, event_id=i, topic="t", partition=0, offset=n, status=InboxStatus.APPLIED)
+        InboxEntry(
+            consumer_group=group, event_id=i, topic="t", partition=0, offset=n, status=InboxStatus.APPLIED
+        )
         for n, i in enumerate(ids)
     )
     with connection.cursor() as cursor:
