@@ -1,4 +1,4 @@
-"""Thin clients for the infra tests: Kafka produce/consume, Connect REST, Debezium config."""
+"""Thin clients for the infra tests: Kafka produce/consume, Connect REST."""
 
 from __future__ import annotations
 
@@ -91,41 +91,3 @@ class ConnectRest:
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
             text = response.read()
         return json.loads(text) if text else None
-
-
-def debezium_avro_config(
-    settings: Settings, *, database: str, table: str, prefix: str, slot: str
-) -> dict[str, str]:
-    """A Debezium Postgres connector capturing ``public.<table>`` with Avro values.
-
-    Values go through Apicurio's AvroConverter (2.6, v2 API) in Confluent framing with
-    *content* ids, which is what the ccompat API (and so Python's ``AvroDeserializer``)
-    resolves. Keys stay schemaless JSON.
-    """
-    pg = settings.postgres
-    return {
-        "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
-        "tasks.max": "1",
-        "database.hostname": pg.host,
-        "database.port": str(pg.port),
-        "database.user": pg.user,
-        "database.password": pg.password,
-        "database.dbname": database,
-        "topic.prefix": prefix,
-        "plugin.name": "pgoutput",
-        "slot.name": slot,
-        "publication.name": slot,
-        "publication.autocreate.mode": "filtered",
-        "table.include.list": f"public.{table}",
-        "schema.name.adjustment.mode": "avro",
-        "tombstones.on.delete": "false",
-        "heartbeat.interval.ms": "10000",
-        "key.converter": "org.apache.kafka.connect.json.JsonConverter",
-        "key.converter.schemas.enable": "false",
-        "value.converter": "io.apicurio.registry.utils.converter.AvroConverter",
-        "value.converter.apicurio.registry.url": settings.apicurio_v2_url,
-        "value.converter.apicurio.registry.auto-register": "true",
-        "value.converter.apicurio.registry.as-confluent": "true",
-        "value.converter.apicurio.registry.use-id": "contentId",
-        "value.converter.apicurio.registry.headers.enabled": "false",
-    }
