@@ -289,6 +289,12 @@ def eventing_config(settings: Mapping[str, Any], *, source: str, connectors: Seq
         "CONNECT_URL": settings["CONNECT_URL"],
         "CONNECTORS": list(connectors),
         "CONNECT_DATABASE_HOST": env_str("CONNECT_DATABASE_HOST", "") or None,
+        # Which Avro converter Connect uses for table captures, and the registry it talks to
+        # (unset: derived from SCHEMA_REGISTRY_URL; APICURIO_REGISTRY_URL is the older name).
+        "CONNECT_AVRO_CONVERTER": env_str("CONNECT_AVRO_CONVERTER", "apicurio"),
+        "CONNECT_REGISTRY_URL": env_str("CONNECT_REGISTRY_URL", "")
+        or env_str("APICURIO_REGISTRY_URL", "")
+        or None,
         # The registry's public Confluent API, for ce_dataschema URLs (unset: the portable
         # urn:schema-registry:ids:<id>; decision 0011).
         "DATASCHEMA_BASE": env_str("DATASCHEMA_BASE", "") or None,

@@ -556,12 +556,16 @@ def converter_findings(connector: Connector) -> list[Finding]:
     """A table capture's Avro converter must use content ids against a reachable registry."""
     import httpx
 
+    from eventing.connect.converters import ApicurioAvroConverter, strategy_of
+
     config = connector.config
-    if "apicurio" not in config.get("value.converter", ""):
+    strategy = strategy_of(config)
+    if strategy is None:
         return []
     name = connector.name
     findings: list[Finding] = []
-    if config.get("value.converter.apicurio.registry.use-id") != "contentId":
+    apicurio = isinstance(strategy, ApicurioAvroConverter)
+    if apicurio and config.get("value.converter.apicurio.registry.use-id") != "contentId":
         findings.append(
             Finding(
                 "CDC160",
@@ -572,9 +576,9 @@ def converter_findings(connector: Connector) -> list[Finding]:
                 "set value.converter.apicurio.registry.use-id=contentId (eventing.connect does)",
             )
         )
-    url = config.get("value.converter.apicurio.registry.url", "")
+    url = strategy.registry_url_of(config) or ""
     try:
-        httpx.get(url.rstrip("/") + "/system/info", timeout=3.0).raise_for_status()
+        httpx.get(url.rstrip("/") + strategy.probe_path(), timeout=3.0).raise_for_status()
     except httpx.HTTPError as exc:
         findings.append(
             Finding(
@@ -582,7 +586,7 @@ def converter_findings(connector: Connector) -> list[Finding]:
                 ERROR,
                 name,
                 f"the converter's registry {url} does not answer: {type(exc).__name__}: {exc}",
-                "start the registry (make up) or fix value.converter.apicurio.registry.url",
+                "start the registry (make up) or fix the converter's registry URL (CONNECT_REGISTRY_URL)",
             )
         )
     return findings

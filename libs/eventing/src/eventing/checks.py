@@ -78,6 +78,16 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                 id="eventing.E007",
             )
         )
+    from eventing.connect.converters import STRATEGIES
+
+    if str(eventing_settings.CONNECT_AVRO_CONVERTER).lower() not in STRATEGIES:
+        messages.append(
+            Error(
+                f"{SETTING_NAME}['CONNECT_AVRO_CONVERTER'] must be one of {', '.join(sorted(STRATEGIES))}, "
+                f"got {eventing_settings.CONNECT_AVRO_CONVERTER!r}",
+                id="eventing.E008",
+            )
+        )
     messages.extend(_check_consumer_metrics())
     return messages
 

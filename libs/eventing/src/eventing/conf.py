@@ -27,6 +27,13 @@ DEFAULTS: dict[str, Any] = {
     "KAFKA_CONFIG": {},
     # URL of a Confluent-compatible schema registry API (Apicurio: .../apis/ccompat/v7).
     "SCHEMA_REGISTRY_URL": "http://127.0.0.1:8081/apis/ccompat/v7",
+    # The Avro converter Kafka Connect writes table captures with: "apicurio" (Apicurio
+    # Registry's converter) or "confluent" (Confluent's, against a Confluent Schema Registry).
+    "CONNECT_AVRO_CONVERTER": "apicurio",
+    # The registry as the Connect worker reaches it, for that converter. None: derived from
+    # SCHEMA_REGISTRY_URL (apicurio: .../apis/registry/v2 in place of .../apis/ccompat/v7;
+    # confluent: SCHEMA_REGISTRY_URL itself).
+    "CONNECT_REGISTRY_URL": None,
     # Public base URL of the registry's Confluent API as any consumer can reach it, e.g.
     # "https://registry.example.com/apis/ccompat/v7": ce_dataschema is then
     # <base>/schemas/ids/<id>. None: the portable form urn:schema-registry:ids:<id> (the id

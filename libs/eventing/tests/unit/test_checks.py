@@ -91,3 +91,8 @@ def test_the_settings_accessor_follows_override_settings_and_reverts() -> None:
         assert before + 7 == eventing_settings.CONSUMER_BATCH_SIZE
         assert DEFAULTS["INBOX_RETENTION"] == eventing_settings.INBOX_RETENTION  # unset: the default
     assert before == eventing_settings.CONSUMER_BATCH_SIZE
+
+
+def test_an_unknown_connect_avro_converter_is_reported() -> None:
+    assert ids(CONNECT_AVRO_CONVERTER="protobuf") == ["eventing.E008"]
+    assert ids(CONNECT_AVRO_CONVERTER="Confluent") == []

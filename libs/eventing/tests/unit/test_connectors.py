@@ -77,3 +77,59 @@ def test_table_capture_routes_table_records_but_not_debeziums_own_heartbeats() -
     route = re.compile(config["transforms.route.regex"])
     assert route.fullmatch("orders_cdc.public.orders_order")
     assert not route.fullmatch("__debezium-heartbeat.orders_cdc")
+
+
+# The Avro converter of table captures is one setting (eventing.connect.converters).
+
+
+def capture_with(converter: str, **settings: object) -> dict[str, str]:
+    from django.test import override_settings
+
+    from eventing.connect.defaults import table_capture
+    from tests.settings import EVENTING
+
+    overrides = {**EVENTING, "CONNECT_AVRO_CONVERTER": converter, **settings}
+    with override_settings(EVENTING=overrides):
+        return table_capture("orders-cdc", tables=["public.orders_order"], topic="cdc").config
+
+
+def test_the_apicurio_converter_talks_to_the_v2_api_derived_from_the_confluent_url() -> None:
+    config = capture_with("apicurio", SCHEMA_REGISTRY_URL="http://reg:8080/apis/ccompat/v7")
+    assert config["value.converter"] == "io.apicurio.registry.utils.converter.AvroConverter"
+    assert config["value.converter.apicurio.registry.url"] == "http://reg:8080/apis/registry/v2"
+    assert config["value.converter.apicurio.registry.use-id"] == "contentId"
+    assert config["value.converter.apicurio.registry.as-confluent"] == "true"
+    assert not any(key.startswith("value.converter.schema.registry") for key in config)
+
+
+def test_the_confluent_converter_talks_to_the_schema_registry_url() -> None:
+    config = capture_with("confluent", SCHEMA_REGISTRY_URL="http://sr:8081/")
+    assert config["value.converter"] == "io.confluent.connect.avro.AvroConverter"
+    assert config["value.converter.schema.registry.url"] == "http://sr:8081"
+    assert config["value.converter.auto.register.schemas"] == "true"
+    assert not any("apicurio" in key for key in config)
+    # ...and everything that is not the converter is the same connector
+    apicurio = capture_with("apicurio")
+    same = {k: v for k, v in config.items() if not k.startswith("value.converter")}
+    assert same == {k: v for k, v in apicurio.items() if not k.startswith("value.converter")}
+
+
+def test_an_explicit_worker_registry_url_wins() -> None:
+    config = capture_with("confluent", CONNECT_REGISTRY_URL="http://sr.internal:8081")
+    assert config["value.converter.schema.registry.url"] == "http://sr.internal:8081"
+
+
+def test_an_unknown_converter_is_refused_with_the_choices() -> None:
+    from eventing.exceptions import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="apicurio, confluent"):
+        capture_with("avro-magic")
+
+
+def test_the_doctor_probes_the_registry_each_converter_talks_to() -> None:
+    from eventing.connect.converters import strategy_of
+
+    apicurio, confluent = capture_with("apicurio"), capture_with("confluent")
+    assert strategy_of(apicurio).probe_path() == "/system/info"  # type: ignore[union-attr]
+    assert strategy_of(confluent).registry_url_of(confluent) == "http://127.0.0.1:8081/apis/ccompat/v7"  # type: ignore[union-attr]
+    assert strategy_of({"value.converter": "org.apache.kafka.connect.json.JsonConverter"}) is None

@@ -24,6 +24,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from eventing.connect.converters import ApicurioAvroConverter, AvroConverterStrategy
 from eventing.outbox.models import Heartbeat, OutboxEvent
 
 HEARTBEAT_QUERY = (
@@ -189,28 +190,22 @@ def table_capture_connector(
     tables: list[str],
     topic: str,
     registry_url: str,
+    converter: AvroConverterStrategy | None = None,
 ) -> Connector:
     """Capture ``tables`` into ``topic``: flattened row state, Avro through the registry.
 
     Records carry the row after the change plus ``__op`` (c/u/d/r), ``__lsn`` (WAL position,
     monotonic per database: a version for stale-event guards and a stable id for dedup) and
     ``__deleted``; a delete carries the row as it was (the table needs REPLICA IDENTITY FULL).
-    ``registry_url`` is Apicurio's v2 REST API (``.../apis/registry/v2``).
+    ``converter`` serializes the values (``eventing.connect.converters``; default Apicurio's),
+    talking to ``registry_url`` (for Apicurio its v2 REST API, ``.../apis/registry/v2``).
     """
     config = _common(name, db, tables)
     config.update(
         {
             "snapshot.mode": "initial",
             "tombstones.on.delete": "false",
-            "value.converter": "io.apicurio.registry.utils.converter.AvroConverter",
-            "value.converter.apicurio.registry.url": registry_url,
-            "value.converter.apicurio.registry.auto-register": "true",
-            "value.converter.apicurio.registry.find-latest": "true",
-            "value.converter.apicurio.registry.as-confluent": "true",
-            # Content ids, as the Confluent API serves them; global ids drift from content
-            # ids as soon as one schema is registered under two subjects.
-            "value.converter.apicurio.registry.use-id": "contentId",
-            "value.converter.apicurio.registry.headers.enabled": "false",
+            **(converter or ApicurioAvroConverter()).value_converter(registry_url),
             "transforms": "dropHeartbeats,unwrap,route",
             "transforms.unwrap.type": "io.debezium.transforms.ExtractNewRecordState",
             "transforms.unwrap.delete.tombstone.handling.mode": "rewrite",

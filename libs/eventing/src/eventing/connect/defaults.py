@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.db import DEFAULT_DB_ALIAS, connections
 
 from eventing.conf import eventing_settings
-from eventing.connect.debezium import Connector, DatabaseEndpoint, outbox_connector
+from eventing.connect.converters import avro_converter
+from eventing.connect.debezium import Connector, DatabaseEndpoint, outbox_connector, table_capture_connector
 from eventing.exceptions import ConfigurationError
 
 
@@ -27,4 +28,20 @@ def outbox() -> Connector:
         f"{source.replace('/', '-')}-outbox",
         database_endpoint(),
         retention=float(eventing_settings.OUTBOX_RETENTION),
+    )
+
+
+def table_capture(name: str, *, tables: list[str], topic: str) -> Connector:
+    """A table capture of this service's default database, with the configured Avro converter.
+
+    ``EVENTING['CONNECT_AVRO_CONVERTER']`` picks the converter and
+    ``EVENTING['CONNECT_REGISTRY_URL']`` the registry the worker reaches (None: derived from
+    ``SCHEMA_REGISTRY_URL``; see ``eventing.connect.converters``).
+    """
+    converter = avro_converter(eventing_settings.CONNECT_AVRO_CONVERTER)
+    registry_url = eventing_settings.CONNECT_REGISTRY_URL or converter.default_registry_url(
+        str(eventing_settings.SCHEMA_REGISTRY_URL)
+    )
+    return table_capture_connector(
+        name, database_endpoint(), tables=tables, topic=topic, registry_url=registry_url, converter=converter
     )
