@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from django.urls import resolve, reverse
 
 from chassis.exceptions import exception_handler
-from eventing.health import health
+from chassis.health import health
 
 pytestmark = pytest.mark.unit
 

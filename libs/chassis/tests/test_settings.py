@@ -115,8 +115,21 @@ def test_eventing_config_uses_the_endpoints_of_the_settings(monkeypatch: pytest.
         "CONNECT_URL": settings["CONNECT_URL"],
         "CONNECTORS": ["eventing.connect.defaults.outbox"],
         "CONNECT_DATABASE_HOST": None,
+        "CONNECT_AVRO_CONVERTER": "apicurio",
+        "CONNECT_REGISTRY_URL": None,
         "DATASCHEMA_BASE": None,
     }
+    monkeypatch.setenv("APICURIO_REGISTRY_URL", "http://old:8080/apis/registry/v2")
+    assert eventing_config(settings, source="/shop", connectors=[])["CONNECT_REGISTRY_URL"] == (
+        "http://old:8080/apis/registry/v2"
+    )
+    monkeypatch.setenv("CONNECT_AVRO_CONVERTER", "confluent")
+    monkeypatch.setenv("CONNECT_REGISTRY_URL", "http://sr:8081")
+    confluent = eventing_config(settings, source="/shop", connectors=[])
+    assert (confluent["CONNECT_AVRO_CONVERTER"], confluent["CONNECT_REGISTRY_URL"]) == (
+        "confluent",
+        "http://sr:8081",
+    )
     monkeypatch.setenv("CONNECT_DATABASE_HOST", "db.internal")
     assert eventing_config(settings, source="/shop", connectors=[])["CONNECT_DATABASE_HOST"] == "db.internal"
     monkeypatch.setenv("DATASCHEMA_BASE", "https://registry.example.com/apis/ccompat/v7")

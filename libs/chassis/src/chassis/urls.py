@@ -7,7 +7,7 @@ from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from eventing.health import health
+from chassis.health import health
 from eventing.metrics import metrics_view
 
 
@@ -29,7 +29,7 @@ def service_urlpatterns(api_urls: str) -> list[URLPattern | URLResolver]:
     ``api_urls`` is the dotted path of the app's URLconf (e.g. ``"orders.urls"``). The shared
     routes are the OpenAPI schema (``api/schema/``), Swagger UI (``api/docs/``), DRF's login
     (``api-auth/``), the admin (``admin/``), ``metrics`` (Prometheus, ``eventing.metrics``, no
-    authentication) and ``health/`` (``eventing.health.health``, no
+    authentication) and ``health/`` (``chassis.health.health``, no
     authentication), so every service exposes the same operational surface at the same paths.
     """
     return [
