@@ -12,6 +12,8 @@ UV ?= uv
 RUN := $(UV) run --frozen --all-packages
 STACK := $(RUN) stack
 BOOTSTRAP := scripts/bootstrap.sh
+# The services: every folder under services/ (each describes itself in its pyproject.toml).
+SERVICES := $(notdir $(patsubst %/,%,$(dir $(wildcard services/*/pyproject.toml))))
 
 .PHONY: help install up down status logs reset demo test test-unit lint fmt bench deploy-tools deploy-manifests deploy-check
 
@@ -41,7 +43,7 @@ test-unit: ## the fast tier: no I/O, no stack
 	$(RUN) pytest -q -m unit libs/eventing/tests
 	$(RUN) pytest -q -m unit tests/infra
 	cd libs/chassis && $(RUN) pytest -q -m unit
-	for s in customers orders points; do (cd services/$$s && $(RUN) pytest -q -m unit) || exit 1; done
+	for s in $(SERVICES); do (cd services/$$s && $(RUN) pytest -q -m unit) || exit 1; done
 
 deploy-tools: ## install kustomize, kubeconform and the Kubernetes/Strimzi schemas into .deploy-tools/
 	@$(BOOTSTRAP)
@@ -62,7 +64,7 @@ lint: ## ruff (lint + format check) and mypy --strict on the libraries, the stac
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy  # the libraries and the stack (pyproject.toml's [tool.mypy])
-	for s in customers orders points; do (cd services/$$s && $(RUN) mypy) || exit 1; done
+	for s in $(SERVICES); do (cd services/$$s && $(RUN) mypy) || exit 1; done
 
 fmt: ## format and autofix with ruff
 	@$(BOOTSTRAP)

@@ -28,6 +28,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The services: every folder under services/ with a pyproject.toml (it describes itself there).
+services=()
+for project in services/*/pyproject.toml; do services+=("$(basename "$(dirname "$project")")"); done
+
 failed=()
 tier() {
   local name=$1; shift
@@ -40,7 +44,7 @@ tier lint make --no-print-directory lint
 tier "unit (eventing)" run pytest -q -m unit libs/eventing/tests
 tier "unit (stack)" run pytest -q -m unit tests/infra
 tier "chassis" bash -c "cd libs/chassis && uv run --frozen --all-packages pytest -q"
-for service in customers orders points; do
+for service in "${services[@]}"; do
   tier "unit ($service)" bash -c "cd services/$service && uv run --frozen --all-packages pytest -q -m unit"
 done
 tier "deploy (offline)" run pytest -q tests/deploy
@@ -49,7 +53,7 @@ echo "== starting the stack"
 run stack up || { echo "the stack did not start: see the message above"; exit 1; }
 
 tier library bash -c "cd libs/eventing && uv run --frozen --all-packages pytest -q -m 'not unit'"
-for service in customers orders points; do
+for service in "${services[@]}"; do
   tier "service $service" bash -c "cd services/$service && uv run --frozen --all-packages pytest -q -m 'not unit'"
 done
 tier stack run pytest -q tests/infra -m 'not unit'

@@ -18,37 +18,13 @@ from pathlib import Path
 
 import psycopg
 
+from stack.discovery import Service
 from stack.errors import StackError
 from stack.executor import Component, PortBinding, ProcessComponent
 from stack.probes import HttpProbe, NotReady
-from stack.settings import LOOPBACK, REPO_ROOT, Settings
+from stack.settings import LOOPBACK, SERVICES, Settings
 
-SERVICES_DIR = REPO_ROOT / "services"
-
-
-@dataclass(frozen=True)
-class Service:
-    """One service: its Django settings module, database and what it runs besides the API."""
-
-    name: str
-    database: str
-    consumer_group: str | None = None
-    connectors: bool = False
-
-    @property
-    def settings_module(self) -> str:
-        return f"{self.name}_site.settings"
-
-    @property
-    def directory(self) -> Path:
-        return SERVICES_DIR / self.name
-
-
-SERVICES = (
-    Service("customers", "customer", connectors=True),
-    Service("orders", "orders", consumer_group="orders.translator", connectors=True),
-    Service("points", "points", consumer_group="points.read-model"),
-)
+__all__ = ["SERVICES", "Service", "components", "service_env"]
 
 
 def components(s: Settings) -> list[Component]:

@@ -12,20 +12,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from stack.discovery import REPO_ROOT, discover
 from stack.errors import StackError
 
 LOOPBACK = "127.0.0.1"
 """Every server the stack starts listens on this address only."""
-
-REPO_ROOT = Path(__file__).resolve().parents[3]
-"""The repository checkout this package lives in (``infra/src/stack`` is three levels down)."""
 
 MAVEN_DIR = REPO_ROOT / "infra" / "maven"
 """The POMs pinning every downloaded distribution, and the Maven settings file."""
 
 CCOMPAT_SUFFIX = "/apis/ccompat/v7"
 APICURIO_V2_SUFFIX = "/apis/registry/v2"
-DEFAULT_DATABASES = ("customer", "orders", "points")
+SERVICES = discover()
+"""The services of this checkout (``services/*/pyproject.toml`` with ``[tool.stack]``)."""
+DEFAULT_DATABASES = tuple(dict.fromkeys(service.database for service in SERVICES))
 REGISTRY_DATABASE = "registry"
 
 
@@ -46,12 +46,16 @@ PORTS: dict[str, PortSpec] = {
     "registry": PortSpec("SCHEMA_REGISTRY_PORT", 8081, "SCHEMA_REGISTRY_URL"),
     "registry-management": PortSpec("SCHEMA_REGISTRY_MANAGEMENT_PORT", 8091, "SCHEMA_REGISTRY_URL"),
     "connect": PortSpec("CONNECT_PORT", 8083, "CONNECT_URL"),
-    "customers": PortSpec("CUSTOMERS_PORT", 8001),
-    "orders": PortSpec("ORDERS_PORT", 8002),
-    "points": PortSpec("POINTS_PORT", 8003),
-    # Prometheus /metrics of the consumer processes (they have no web server of their own).
-    "orders-consumer": PortSpec("ORDERS_CONSUMER_METRICS_PORT", 9102),
-    "points-consumer": PortSpec("POINTS_CONSUMER_METRICS_PORT", 9103),
+    # each service's HTTP port, then the Prometheus /metrics of its consumer process (which has
+    # no web server of its own), as the service declares them
+    **{service.name: PortSpec(f"{service.env_prefix}_PORT", service.port) for service in SERVICES},
+    **{
+        f"{service.name}-consumer": PortSpec(
+            f"{service.env_prefix}_CONSUMER_METRICS_PORT", service.consumer_metrics_port
+        )
+        for service in SERVICES
+        if service.consumer_metrics_port is not None
+    },
 }
 """Ports of every component we listen with, by name."""
 
