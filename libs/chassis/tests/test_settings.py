@@ -114,9 +114,12 @@ def test_eventing_config_uses_the_endpoints_of_the_settings(monkeypatch: pytest.
         "SCHEMA_ROOT": "/contracts",
         "CONNECT_URL": settings["CONNECT_URL"],
         "CONNECTORS": ["eventing.connect.defaults.outbox"],
+        "CONSUMER_GROUPS": [],
         "CONNECT_DATABASE_HOST": None,
         "DATASCHEMA_BASE": None,
     }
+    groups = eventing_config(settings, source="/shop", connectors=[], consumer_groups=("shop.reader",))
+    assert groups["CONSUMER_GROUPS"] == ["shop.reader"]
     monkeypatch.setenv("CONNECT_DATABASE_HOST", "db.internal")
     assert eventing_config(settings, source="/shop", connectors=[])["CONNECT_DATABASE_HOST"] == "db.internal"
     monkeypatch.setenv("DATASCHEMA_BASE", "https://registry.example.com/apis/ccompat/v7")
