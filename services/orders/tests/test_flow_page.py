@@ -47,7 +47,7 @@ def test_the_page_is_for_staff_only(client: Client, django_user_model: Any) -> N
 
 
 @pytest.mark.e2e
-def test_data_endpoint_reports_the_stack_and_a_dead_connect_as_an_error(
+def test_data_endpoint_reports_the_stack_and_a_dead_connect_or_kafka_as_errors(
     admin_client: Client, settings: Any
 ) -> None:
     data = admin_client.get("/eventing/flow/data/").json()
@@ -67,6 +67,16 @@ def test_data_endpoint_reports_the_stack_and_a_dead_connect_as_an_error(
     data = response.json()
     assert "Kafka Connect unreachable" in data["connectors"]["error"]
     assert data["topics"]["error"] is None and data["topics"]["items"]
+
+    # No broker there either: the three Kafka sections say so, the page still answers.
+    settings.EVENTING = {**settings.EVENTING, "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9"}
+    response = admin_client.get("/eventing/flow/data/")
+    assert response.status_code == 200
+    data = response.json()
+    for section in ("topics", "groups", "dead_letters"):
+        assert data[section]["error"].startswith("Kafka: "), data[section]
+    page = admin_client.get("/eventing/flow/")
+    assert page.status_code == 200 and b"Kafka: " in page.content
 
 
 @pytest.fixture(scope="module")

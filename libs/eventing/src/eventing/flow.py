@@ -40,7 +40,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from eventing.conf import eventing_settings
-from eventing.exceptions import ConnectorError
 
 if TYPE_CHECKING:
     # Not at run time: the chassis' URLconf imports the views, and must not load the models.
@@ -108,7 +107,7 @@ def connectors_section(
                 except Exception as exc:  # the doctor is extra information: say why it is missing
                     item["findings"] = [{"id": "-", "severity": "error", "message": _error(exc)}]
             items.append(item)
-    except (ConnectorError, OSError, ValueError, KeyError) as exc:
+    except Exception as exc:  # unreachable, or an error status (e.g. a 500 while it rebalances)
         return _section(error=f"Kafka Connect: {_error(exc)}")
     return _section(items)
 
@@ -171,9 +170,12 @@ class AdminKafkaView:
 
 @cache
 def _admin_client(config: tuple[tuple[str, str], ...]) -> Any:
-    from eventing.offsets import _admin
+    """One AdminClient per configuration and process; its log goes through Python logging."""
+    from confluent_kafka.admin import AdminClient
 
-    return _admin(dict(config))
+    from eventing.consumer.kafka import kafka_logger
+
+    return AdminClient(dict(config), logger=kafka_logger)
 
 
 @dataclass(frozen=True)

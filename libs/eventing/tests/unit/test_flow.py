@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
+import httpx
 import pytest
 from django.template.loader import render_to_string
 
@@ -100,6 +101,18 @@ def test_connect_down_is_an_error_of_the_section_not_an_exception() -> None:
     section = connectors_section([connector("svc-outbox")], FakeConnect({}, down=True))
     assert section["items"] == []
     assert "Kafka Connect unreachable" in section["error"]
+
+
+def test_an_error_status_from_connect_is_an_error_of_the_section() -> None:
+    class Rebalancing(FakeConnect):
+        def status(self, name: str) -> dict[str, Any] | None:
+            request = httpx.Request("GET", f"http://connect:8083/connectors/{name}/status")
+            raise httpx.HTTPStatusError(
+                "500 Internal Server Error", request=request, response=httpx.Response(500)
+            )
+
+    section = connectors_section([connector("svc-outbox")], Rebalancing({}))
+    assert "500 Internal Server Error" in section["error"]
 
 
 def test_a_failing_doctor_is_reported_on_its_connector() -> None:
