@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from stack import install
 from stack.errors import StackError
 from stack.executor import ensure_free_disk
-from stack.install import _maven_failure, ensure_postgres_binaries, java_executable
+from stack.install import _maven_failure, ensure_chromium, ensure_postgres_binaries, java_executable
 
 pytestmark = pytest.mark.unit
 
@@ -82,3 +83,48 @@ def test_a_custom_postgres_bin_dir_without_binaries_is_never_installed_into(
 ) -> None:
     with pytest.raises(StackError, match=r"not found in POSTGRES_BIN_DIR=.*point it at"):
         ensure_postgres_binaries(tmp_path)
+
+
+def _on_path(monkeypatch: pytest.MonkeyPatch, programs: set[str]) -> None:
+    monkeypatch.setattr(
+        install.shutil, "which", lambda name: f"/usr/bin/{name}" if name in programs else None
+    )
+
+
+def test_chromium_present_installs_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    _on_path(monkeypatch, {"chromium", "chromedriver"})
+    monkeypatch.setattr(install, "apt_install", lambda *p: pytest.fail(f"apt-get install {p}"))
+
+    assert ensure_chromium() == install.Chromium("/usr/bin/chromium", "/usr/bin/chromedriver")
+
+
+def test_chromium_missing_without_root_names_the_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    _on_path(monkeypatch, {"chromium"})  # the driver is missing
+    monkeypatch.setattr(install.os, "geteuid", lambda: 1000)
+
+    with pytest.raises(StackError, match=r"sudo apt-get install -y chromium chromium-driver"):
+        ensure_chromium()
+
+
+def test_chromium_missing_as_root_is_installed_and_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    installed: list[tuple[str, ...]] = []
+    _on_path(monkeypatch, set())
+    monkeypatch.setattr(install.os, "geteuid", lambda: 0)
+
+    def apt(*packages: str) -> None:
+        installed.append(packages)
+        _on_path(monkeypatch, {"chromium", "chromedriver"})
+
+    monkeypatch.setattr(install, "apt_install", apt)
+
+    assert ensure_chromium().driver == "/usr/bin/chromedriver"
+    assert installed == [("chromium", "chromium-driver")]
+
+
+def test_chromium_still_missing_after_apt_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    _on_path(monkeypatch, set())
+    monkeypatch.setattr(install.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(install, "apt_install", lambda *packages: None)
+
+    with pytest.raises(StackError, match="still not on PATH"):
+        ensure_chromium()

@@ -134,6 +134,45 @@ def apt_install(*packages: str) -> None:
 
 
 @dataclass(frozen=True)
+class Chromium:
+    """Debian's headless-capable browser and its WebDriver, for the flow page's browser test."""
+
+    browser: str
+    driver: str
+
+
+CHROMIUM_PACKAGES = ("chromium", "chromium-driver")
+
+
+def find_chromium() -> Chromium | None:
+    """The installed ``chromium`` and ``chromedriver``, or None when either is missing."""
+    browser, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if browser is None or driver is None:
+        return None
+    return Chromium(browser, driver)
+
+
+def ensure_chromium() -> Chromium:
+    """Chromium and chromedriver from Debian (``chromium``, ``chromium-driver``); idempotent.
+
+    Installs the packages with apt-get when either program is missing and we are root;
+    otherwise, or when apt-get refuses, fails with the command to run by hand.
+    """
+    found = find_chromium()
+    if found is not None:
+        return found
+    command = f"apt-get install -y {' '.join(CHROMIUM_PACKAGES)}"
+    if os.geteuid() != 0:
+        raise StackError(f"Chromium and chromedriver are required by the browser tests: `sudo {command}`")
+    logger.info("chromium missing: installing Debian's chromium and chromium-driver packages")
+    apt_install(*CHROMIUM_PACKAGES)
+    found = find_chromium()
+    if found is None:
+        raise StackError(f"`{command}` ran but `chromium` or `chromedriver` is still not on PATH")
+    return found
+
+
+@dataclass(frozen=True)
 class PostgresBinaries:
     """PostgreSQL 15's server binaries from Debian's ``postgresql-15`` package."""
 

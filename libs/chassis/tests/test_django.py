@@ -24,6 +24,8 @@ pytestmark = pytest.mark.unit
         ("/api-auth/login/", "login"),
         ("/admin/", "index"),
         ("/health/", "health"),
+        ("/eventing/flow/", "eventing-flow"),
+        ("/eventing/flow/data/", "eventing-flow-data"),
     ],
 )
 def test_service_urlpatterns_route_the_shared_paths(path: str, name: str) -> None:

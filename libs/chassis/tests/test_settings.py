@@ -114,11 +114,14 @@ def test_eventing_config_uses_the_endpoints_of_the_settings(monkeypatch: pytest.
         "SCHEMA_ROOT": "/contracts",
         "CONNECT_URL": settings["CONNECT_URL"],
         "CONNECTORS": ["eventing.connect.defaults.outbox"],
+        "CONSUMER_GROUPS": [],
         "CONNECT_DATABASE_HOST": None,
         "CONNECT_AVRO_CONVERTER": "apicurio",
         "CONNECT_REGISTRY_URL": None,
         "DATASCHEMA_BASE": None,
     }
+    groups = eventing_config(settings, source="/shop", connectors=[], consumer_groups=("shop.reader",))
+    assert groups["CONSUMER_GROUPS"] == ["shop.reader"]
     monkeypatch.setenv("APICURIO_REGISTRY_URL", "http://old:8080/apis/registry/v2")
     assert eventing_config(settings, source="/shop", connectors=[])["CONNECT_REGISTRY_URL"] == (
         "http://old:8080/apis/registry/v2"

@@ -272,13 +272,20 @@ def _refuse_insecure_production(settings: Mapping[str, Any]) -> None:
         )
 
 
-def eventing_config(settings: Mapping[str, Any], *, source: str, connectors: Sequence[str]) -> dict[str, Any]:
+def eventing_config(
+    settings: Mapping[str, Any],
+    *,
+    source: str,
+    connectors: Sequence[str],
+    consumer_groups: Sequence[str] = (),
+) -> dict[str, Any]:
     """The ``EVENTING`` setting: this service's part in the event flow, on the stack's endpoints.
 
     ``settings`` is what ``service_settings`` returned (the stack's endpoints and the
     contracts directory come from there, so they are read from the environment once);
     ``source`` is the CloudEvents source of what the service publishes and ``connectors`` the
-    Debezium connectors it owns. ``CONNECT_DATABASE_HOST`` tells a remote Connect worker how to
+    Debezium connectors it owns, ``consumer_groups`` the groups its consumers run (shown on the
+    flow page). ``CONNECT_DATABASE_HOST`` tells a remote Connect worker how to
     reach the service's database (unset: the database host).
     """
     return {
@@ -288,6 +295,7 @@ def eventing_config(settings: Mapping[str, Any], *, source: str, connectors: Seq
         "SCHEMA_ROOT": str(settings["CONTRACTS_DIR"]),
         "CONNECT_URL": settings["CONNECT_URL"],
         "CONNECTORS": list(connectors),
+        "CONSUMER_GROUPS": list(consumer_groups),
         "CONNECT_DATABASE_HOST": env_str("CONNECT_DATABASE_HOST", "") or None,
         # Which Avro converter Connect uses for table captures, and the registry it talks to
         # (unset: derived from SCHEMA_REGISTRY_URL; APICURIO_REGISTRY_URL is the older name).

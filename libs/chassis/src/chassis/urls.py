@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from chassis.health import health
+from eventing.flow import flow_data, flow_page
 from eventing.metrics import metrics_view
 
 
@@ -29,8 +30,9 @@ def service_urlpatterns(api_urls: str) -> list[URLPattern | URLResolver]:
     ``api_urls`` is the dotted path of the app's URLconf (e.g. ``"orders.urls"``). The shared
     routes are the OpenAPI schema (``api/schema/``), Swagger UI (``api/docs/``), DRF's login
     (``api-auth/``), the admin (``admin/``), ``metrics`` (Prometheus, ``eventing.metrics``, no
-    authentication) and ``health/`` (``chassis.health.health``, no
-    authentication), so every service exposes the same operational surface at the same paths.
+    authentication), ``health/`` (``chassis.health.health``, no authentication) and
+    ``eventing/flow/`` (the live flow page, ``eventing.flow``, staff only), so every service
+    exposes the same operational surface at the same paths.
     """
     return [
         path("api/", include(api_urls)),
@@ -40,4 +42,6 @@ def service_urlpatterns(api_urls: str) -> list[URLPattern | URLResolver]:
         path("admin/", admin.site.urls),
         path("health/", health, name="health"),
         path("metrics", metrics_view, name="metrics"),
+        path("eventing/flow/", flow_page, name="eventing-flow"),
+        path("eventing/flow/data/", flow_data, name="eventing-flow-data"),
     ]

@@ -86,6 +86,9 @@ DEFAULTS: dict[str, Any] = {
     "CONSUMER_METRICS_PORT": None,
     # Address that port binds to (loopback by default; a pod would use 0.0.0.0).
     "CONSUMER_METRICS_ADDRESS": "127.0.0.1",
+    # Consumer groups this service runs (`eventing_consume --group`), shown with their lag on
+    # the flow page (/eventing/flow/); groups named by handlers or with a status row are too.
+    "CONSUMER_GROUPS": [],
     # Kafka Connect REST URL, for `eventing_connectors`.
     "CONNECT_URL": "http://127.0.0.1:8083",
     # Dotted paths of callables returning connector definitions (eventing.connect.Connector).

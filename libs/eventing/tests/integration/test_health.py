@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from eventing.consumer.kafka import StatusReporter, purge_dead_status_rows
+from eventing.consumer.runner import Counters
 from eventing.health import check_consumer
 from eventing.inbox.models import ConsumerStatus
 
@@ -80,7 +81,7 @@ def fake_runner(applied: int) -> Any:
         member=f"{GROUP}/fake",
         group=GROUP,
         started_at=datetime.now(UTC),
-        counters=SimpleNamespace(applied=applied, duplicates=0, skipped=0, retried=0, dead_lettered=0),
+        counters=Counters(applied=applied),
         held_count=0,
     )
 

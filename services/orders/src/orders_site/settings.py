@@ -29,6 +29,7 @@ EVENTING = eventing_config(
     _chassis,
     source="/orders",
     connectors=["eventing.connect.defaults.outbox", "orders.connectors.order_capture"],
+    consumer_groups=["orders.translator"],
 )
 
 # Callables (or dotted paths) run by GET /health/; each raises to report failure.

@@ -27,6 +27,7 @@ EVENTING = eventing_config(
     _chassis,
     source="/points",
     connectors=[],
+    consumer_groups=["points.read-model"],
 )
 
 # Callables (or dotted paths) run by GET /health/; each raises to report failure.

@@ -87,6 +87,9 @@ class StatusReporter:
         self._done: int | None = None
         self._progressed_at: datetime | None = None
         self._next_purge = 0.0
+        self._latency_seen = (0.0, 0)
+        self._latency: float | None = None
+        self._latency_at: datetime | None = None
 
     def __call__(self, runner: ConsumerRunner) -> None:
         lag = self.lag(runner)
@@ -95,7 +98,17 @@ class StatusReporter:
         now = datetime.now(UTC)
         if done != self._done or not lag:
             self._done, self._progressed_at = done, now
-        record_status(runner, lag=lag, progressed_at=self._progressed_at)
+        total, events = counters.latency_seconds, counters.latency_events
+        if events > self._latency_seen[1]:  # the mean of this interval's applied events
+            self._latency = (total - self._latency_seen[0]) / (events - self._latency_seen[1])
+            self._latency_at, self._latency_seen = now, (total, events)
+        record_status(
+            runner,
+            lag=lag,
+            progressed_at=self._progressed_at,
+            latency=self._latency,
+            latency_at=self._latency_at,
+        )
         if now.timestamp() >= self._next_purge:
             self._next_purge = now.timestamp() + self.purge_interval
             purge_dead_status_rows()
@@ -158,9 +171,14 @@ def purge_dead_status_rows(older_than: float = STATUS_ROW_RETENTION) -> int:
 
 
 def record_status(
-    runner: ConsumerRunner, *, lag: int | None = None, progressed_at: datetime | None = None
+    runner: ConsumerRunner,
+    *,
+    lag: int | None = None,
+    progressed_at: datetime | None = None,
+    latency: float | None = None,
+    latency_at: datetime | None = None,
 ) -> None:
-    """Upsert the consumer's status row (liveness, counters, lag) for health checks.
+    """Upsert the consumer's status row (liveness, counters, lag, recent latency).
 
     ``progressed_at`` defaults to now (the caller vouches for progress).
     """
@@ -183,6 +201,8 @@ def record_status(
             "held": runner.held_count,
             "lag": lag,
             "progressed_at": progressed_at or datetime.now(UTC),
+            "latency": latency,
+            "latency_at": latency_at,
         },
     )
 

@@ -59,6 +59,7 @@ from eventing.consumer.registry import HandlerRegistry
 from eventing.consumer.retry import Backoff, HeldKey
 from eventing.events import Event
 from eventing.exceptions import SchemaRegistryUnavailable
+from eventing.metrics import event_time
 from eventing.serialization.avro import AvroCodec
 
 logger = logging.getLogger(__name__)
@@ -111,6 +112,10 @@ class Counters:
     retried: int = 0
     dead_lettered: int = 0
     batches: int = 0
+    #: Sum of the end-to-end latencies (seconds) of the applied events that had a ce_time, and
+    #: how many they were: the status row's recent latency is the mean of an interval's delta.
+    latency_seconds: float = 0.0
+    latency_events: int = 0
 
 
 class DeadLetterError(Exception):
@@ -449,6 +454,10 @@ class ConsumerRunner:
             self.middleware.call("on_outcome", self, event, outcome)
         if outcome is Outcome.APPLIED:
             self.counters.applied += 1
+            moment = event_time(event)
+            if moment is not None:
+                self.counters.latency_seconds += max(time.time() - moment.timestamp(), 0.0)
+                self.counters.latency_events += 1
         elif outcome is Outcome.DUPLICATE:
             self.counters.duplicates += 1
         elif outcome is Outcome.SKIPPED:

@@ -71,6 +71,11 @@ class ConsumerStatus(models.Model):
     progressed_at = models.DateTimeField(null=True)
     """Last time the member applied, skipped or dead-lettered an event, or had nothing to do
     (lag 0 or unknown): a live member with lag whose ``progressed_at`` is old is stuck."""
+    latency = models.FloatField(null=True)
+    """Mean end-to-end latency in seconds (``ce_time`` to the commit that applied the event) of
+    the events applied in the last status interval that applied any, for the flow page."""
+    latency_at = models.DateTimeField(null=True)
+    """When ``latency`` was measured (None: nothing with a ``ce_time`` applied yet)."""
 
     class Meta:
         db_table = "eventing_consumer_status"
