@@ -217,66 +217,6 @@ def run_until(runner: ConsumerRunner, condition: Callable[[], Any], *, timeout: 
         runner.run_once()
 
 
-def test_duplicate_delivery_through_kafka_is_applied_once(live_schemas) -> None:
-    event_type = fresh_event_type()
-    producer = CloudEventProducer(event_type, live_schemas)
-    account_id = uuid.uuid4()
-    # Given the same event delivered twice (as after a Connect restart)
-    event_id = producer.send(account_data(account_id, balance=9))
-    producer.send(account_data(account_id, balance=9), event_id=event_id)
-    runner = runner_for(event_type, project_account)
-    try:
-        run_until(runner, lambda: runner.counters.applied + runner.counters.duplicates >= 2)
-    finally:
-        runner.close()
-    # Then it changed the read model once
-    assert runner.counters.applied == 1 and runner.counters.duplicates == 1
-    assert AccountProjection.objects.get(account_id=account_id).applications == 1
-
-
-def test_poison_goes_to_dead_letter_topic_and_the_next_event_is_applied(live_schemas, kafka_reader) -> None:
-    event_type = fresh_event_type()
-    producer = CloudEventProducer(event_type, live_schemas)
-    account_id = uuid.uuid4()
-    poison_id = producer.send(account_data(account_id), value=b"\x00\x00\x00\x00\x01not-avro")
-    producer.send(account_data(account_id, version=2, owner="after-poison"))
-    runner = runner_for(event_type, project_account)
-    try:
-        run_until(runner, lambda: AccountProjection.objects.filter(account_id=account_id).exists())
-    finally:
-        runner.close()
-    assert AccountProjection.objects.get(account_id=account_id).owner == "after-poison"
-    dlt = kafka_reader(f"tests.{event_type.topic}.{event_type.topic}.dlt")
-    (dead,) = read_until(dlt, lambda ms: len(ms) >= 1)
-    headers = header_dict(dead)
-    assert headers["ce_id"] == poison_id
-    assert headers["dlt.reason"] == "undecodable"
-    assert headers["dlt.original.topic"] == event_type.topic
-    assert "dlt.exception.message" in headers and "dlt.failed_at" in headers
-
-
-def test_failing_handler_is_retried_then_succeeds(live_schemas) -> None:
-    event_type = fresh_event_type()
-    producer = CloudEventProducer(event_type, live_schemas)
-    account_id = uuid.uuid4()
-    producer.send(account_data(account_id))
-    attempts = {"n": 0}
-
-    def flaky(event: Event) -> None:
-        attempts["n"] += 1
-        if attempts["n"] < 3:
-            raise ConnectionError("downstream not ready")
-        project_account(event)
-
-    runner = runner_for(event_type, flaky)
-    try:
-        run_until(runner, lambda: AccountProjection.objects.filter(account_id=account_id).exists())
-    finally:
-        runner.close()
-    assert attempts["n"] == 3
-    assert runner.counters.dead_lettered == 0
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(480)
 def test_sigterm_mid_stream_loses_nothing_and_applies_nothing_twice(live_schemas) -> None:

@@ -192,9 +192,11 @@ class ConfluentSchemaRegistry(AbstractSchemaRegistry):
 class InMemorySchemaRegistry(AbstractSchemaRegistry):
     """A registry held in memory, for unit tests: ids are assigned in registration order.
 
-    Identical schema text under a subject returns the same id; compatibility is not
-    evaluated (use the real registry for that) but ``incompatible`` lets a test force a
-    refusal.
+    Identical schema text under a subject returns the same id. A subject's compatibility level
+    (``set_compatibility``) is evaluated against its latest version with the library's own
+    field-level check (``eventing.serialization.compat``: added fields without defaults,
+    removed or retyped fields), so the fake refuses what the registry would in the common
+    cases; ``incompatible`` lets a test force a refusal.
     """
 
     def __init__(self) -> None:
@@ -247,4 +249,9 @@ class InMemorySchemaRegistry(AbstractSchemaRegistry):
         return self._compatibility.get(subject)
 
     def compatibility_problems(self, subject: str, schema: str) -> list[str]:
-        return list(self.incompatible.get(subject, []))
+        forced = list(self.incompatible.get(subject, []))
+        level = self._compatibility.get(subject, "NONE").upper()
+        versions = self._subjects.get(subject, [])
+        if forced or level == "NONE" or not versions:
+            return forced
+        return explain(self._schemas[versions[-1]], schema, level)
