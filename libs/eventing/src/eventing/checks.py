@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
-from eventing.conf import DEFAULTS, SETTING_NAME, eventing_settings
+from eventing.conf import DEFAULTS, SETTING_NAME, eventing_settings, type_problems
 from eventing.events import catalog
 from eventing.exceptions import ConfigurationError
 from eventing.serialization.registry import COMPATIBILITY_LEVELS
@@ -89,7 +89,24 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             )
         )
     messages.extend(_check_consumer_metrics())
+    for key, problem in type_problems(eventing_settings.user_settings, skip=_CHECKED_ELSEWHERE).items():
+        messages.append(Error(problem, hint=f"Default: {DEFAULTS[key]!r}", id="eventing.E009"))
     return messages
+
+
+#: Keys whose values a dedicated check above validates (with a more specific message).
+_CHECKED_ELSEWHERE = frozenset(
+    {
+        "SCHEMA_COMPATIBILITY",
+        "CONSUMER_BATCH_SIZE",
+        "CONSUMER_MAX_ATTEMPTS",
+        "OUTBOX_RETENTION",
+        "DATASCHEMA_BASE",
+        "CONNECT_AVRO_CONVERTER",
+        "CONSUMER_MIDDLEWARE",
+        "CONSUMER_METRICS_PORT",
+    }
+)
 
 
 def _check_consumer_metrics() -> list[CheckMessage]:
@@ -97,9 +114,8 @@ def _check_consumer_metrics() -> list[CheckMessage]:
     from django.utils.module_loading import import_string
 
     messages: list[CheckMessage] = []
-    paths = eventing_settings.CONSUMER_MIDDLEWARE
-    if not isinstance(paths, (list, tuple)) or not all(isinstance(p, str) for p in paths):
-        paths = [paths]
+    configured: Any = eventing_settings.CONSUMER_MIDDLEWARE  # checked here: may be anything
+    paths: list[Any] = list(configured) if isinstance(configured, (list, tuple)) else [configured]
     for path in paths:
         try:
             import_string(str(path))

@@ -100,11 +100,49 @@ DEFAULTS: dict[str, Any] = {
 
 
 class EventingSettings:
-    """Attribute access to ``settings.EVENTING`` with defaults.
+    """Typed attribute access to ``settings.EVENTING`` with defaults.
 
     ``eventing_settings.SOURCE`` returns the user's value or the default; unknown names
-    raise ``AttributeError`` so typos fail loudly.
+    raise ``AttributeError`` so typos fail loudly. Each key's type is declared below (one
+    annotation per key of ``DEFAULTS``): type checkers see it, and :func:`type_problems` checks
+    the user's values against it (system check ``eventing.E009``), so a wrong type is named at
+    start-up rather than failing deep inside a consumer.
     """
+
+    SOURCE: str | None
+    KAFKA_BOOTSTRAP_SERVERS: str
+    KAFKA_CONFIG: dict[str, Any]
+    SCHEMA_REGISTRY_URL: str
+    CONNECT_AVRO_CONVERTER: str
+    CONNECT_REGISTRY_URL: str | None
+    DATASCHEMA_BASE: str | None
+    SCHEMA_ROOT: str | None
+    SCHEMA_COMPATIBILITY: str
+    REGISTER_SCHEMAS_ON_STARTUP: bool
+    OUTBOX_DELETE_AFTER_INSERT: bool
+    OUTBOX_RETENTION: float
+    CONSUMER_BATCH_SIZE: int
+    CONSUMER_POLL_TIMEOUT: float
+    CONSUMER_MAX_ATTEMPTS: int
+    CONSUMER_BACKOFF_INITIAL: float
+    CONSUMER_BACKOFF_MULTIPLIER: float
+    CONSUMER_BACKOFF_MAX: float
+    CONSUMER_MAX_PENDING: int
+    CONSUMER_SHUTDOWN_TIMEOUT: float
+    CREATE_TOPICS: bool
+    TOPIC_PARTITIONS: int
+    TOPIC_REPLICATION_FACTOR: int
+    DEAD_LETTER_TOPIC: str
+    INBOX_RETENTION: float
+    INBOX_PURGE_INTERVAL: float
+    CONSUMER_MIDDLEWARE: list[str]
+    CONSUMER_METRICS_PORT: int | None
+    CONSUMER_METRICS_ADDRESS: str
+    CONSUMER_GROUPS: list[str]
+    CONNECT_URL: str
+    CONNECTORS: list[str]
+    CONNECT_DATABASE_HOST: str | None
+    CONNECT_DATABASE_PORT: int | None
 
     def __init__(self, user_settings: Mapping[str, Any] | None = None) -> None:
         self._user_settings = user_settings
@@ -140,6 +178,37 @@ class EventingSettings:
 
 
 eventing_settings = EventingSettings()
+
+
+def _matches(value: Any, expected: Any) -> bool:
+    """Whether ``value`` is a valid ``expected`` (the annotation, as a string)."""
+    if expected.endswith(" | None"):
+        return value is None or _matches(value, expected.removesuffix(" | None"))
+    if expected == "bool":
+        return isinstance(value, bool)
+    if expected == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if expected == "float":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if expected == "str":
+        return isinstance(value, (str, Path))
+    if expected == "list[str]":
+        return isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
+    if expected == "dict[str, Any]":
+        return isinstance(value, Mapping) and all(isinstance(k, str) for k in value)
+    raise AssertionError(f"no check for the setting type {expected!r}")
+
+
+def type_problems(user_settings: Mapping[str, Any], *, skip: frozenset[str] = frozenset()) -> dict[str, str]:
+    """``{key: message}`` for each user value that is not of its key's declared type."""
+    declared: dict[str, str] = EventingSettings.__annotations__
+    problems: dict[str, str] = {}
+    for key, value in user_settings.items():
+        expected = declared.get(key)
+        if expected is None or key in skip or _matches(value, expected):
+            continue
+        problems[key] = f"{SETTING_NAME}[{key!r}] must be {expected}, got {value!r}"
+    return problems
 
 
 @receiver(setting_changed)

@@ -96,3 +96,28 @@ def test_the_settings_accessor_follows_override_settings_and_reverts() -> None:
 def test_an_unknown_connect_avro_converter_is_reported() -> None:
     assert ids(CONNECT_AVRO_CONVERTER="protobuf") == ["eventing.E008"]
     assert ids(CONNECT_AVRO_CONVERTER="Confluent") == []
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("CREATE_TOPICS", "yes"),
+        ("CONSUMER_POLL_TIMEOUT", "0.5"),
+        ("TOPIC_PARTITIONS", 3.0),
+        ("KAFKA_CONFIG", [("acks", "all")]),
+        ("CONSUMER_GROUPS", "points.read-model"),  # a string, not a list of them
+        ("CONNECT_DATABASE_PORT", "5432"),
+        ("SOURCE", 42),
+    ],
+)
+def test_a_value_of_the_wrong_type_is_reported_naming_the_key_and_the_type(key: str, value: object) -> None:
+    with override_settings(EVENTING={**EVENTING, key: value}):
+        (message,) = [m for m in check_settings() if m.id == "eventing.E009"]
+    assert key in message.msg and "must be" in message.msg
+
+
+def test_every_setting_has_a_declared_type_its_default_satisfies() -> None:
+    from eventing.conf import DEFAULTS, EventingSettings, type_problems
+
+    assert set(EventingSettings.__annotations__) == set(DEFAULTS)
+    assert type_problems(DEFAULTS) == {}
