@@ -114,14 +114,14 @@ def test_an_edited_generated_file_is_reported_as_drift(
         copy_path.write_text(content)
         committed[copy_path] = content
     target = tmp_path / "connectors.yaml"
-    target.write_text(target.read_text().replace("poll.interval.ms: '50'", "poll.interval.ms: '500'", 1))
+    target.write_text(target.read_text().replace("poll.interval.ms: '10'", "poll.interval.ms: '500'", 1))
     # When checked against what the code generates
     diffs = generate.drift(committed)
     # Then exactly that file drifted, and the diff shows the change
     assert len(diffs) == 1
     assert "connectors.yaml" in diffs[0]
     assert "-    poll.interval.ms: '500'" in diffs[0]
-    assert "+    poll.interval.ms: '50'" in diffs[0]
+    assert "+    poll.interval.ms: '10'" in diffs[0]
 
 
 def _manifest_connectors(docs: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
