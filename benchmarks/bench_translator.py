@@ -20,7 +20,7 @@ failure (connectors, replication slots, databases, topics, groups, registry subj
 
 Both are exact: the outbox holds N rows afterwards. Needs the stack (`make up`).
 
-    uv run python benchmarks/bench_translator.py [--orders 180000] [--batch-size 2000]
+    uv run python benchmarks/bench_translator.py [--orders 180000] [--batch-size N]
     uv run python benchmarks/bench_translator.py --profile naive   # cProfile of one path
 """
 
@@ -117,7 +117,9 @@ def run_role(args: argparse.Namespace) -> None:
         registry = translator_registry(args.mode, args.cdc_topic, args.public_topic)
     else:
         registry = points_registry(args.public_topic)
-    config = replace(runner_config(), batch_size=args.batch_size, inbox_purge_interval=0)
+    config = replace(runner_config(), inbox_purge_interval=0)
+    if args.batch_size:
+        config = replace(config, batch_size=args.batch_size)
     runner = build_runner(args.group, registry, config=config)
     runner._status_reporter = None  # no status rows in the bench databases' way
     runner.subscribe()
@@ -146,7 +148,13 @@ def run_role(args: argparse.Namespace) -> None:
         pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(45)
         pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(30)
     runner.close()
-    print(json.dumps({"first": first, "last": last, "applied": runner.counters.applied}), flush=True)
+    result = {
+        "first": first,
+        "last": last,
+        "applied": runner.counters.applied,
+        "batch_size": config.batch_size,
+    }
+    print(json.dumps(result), flush=True)
 
 
 class Role:
@@ -310,8 +318,10 @@ def main() -> None:
     )
     parser.add_argument("--orders", type=int, default=180_000, help="orders in the backlog")
     parser.add_argument("--customers", type=int, default=500)
-    parser.add_argument("--batch-size", type=int, default=2000, help="translator batch size (both paths)")
-    parser.add_argument("--points-batch-size", type=int, default=2000)
+    parser.add_argument(
+        "--batch-size", type=int, default=0, help="translator batch size, both paths (0: the orders setting)"
+    )
+    parser.add_argument("--points-batch-size", type=int, default=0, help="0: the points setting")
     parser.add_argument(
         "--profile", nargs="?", const="naive", default=None, help="cProfile a role (to stderr)"
     )
@@ -392,6 +402,7 @@ def main() -> None:
                 "cdc_topic_full_s": round((captured_at or float("nan")) - started, 2),
                 "translator_done_s": round(t["last"] - started, 2),
                 "points_done_s": round(p["last"] - started, 2),
+                "points_batch_size": p["batch_size"],
                 "read_model_orders": exact,
             }
 
@@ -416,6 +427,7 @@ def main() -> None:
             rows = count_rows(databases["copy"], "eventing_outbox")
             assert rows == args.orders, f"{mode} translator wrote {rows} outbox rows, not {args.orders}"
             seconds = r["last"] - r["first"]
+            results["batch_size"] = r["batch_size"]
             results[f"translator_{mode}"] = {
                 "seconds": round(seconds, 2),
                 "events_per_s": round(args.orders / seconds, 1),
@@ -433,7 +445,7 @@ def main() -> None:
 def report(args: argparse.Namespace, results: dict[str, Any]) -> None:
     naive, batch = results["translator_naive"], results["translator_batch"]
     results["ratio"] = round(batch["events_per_s"] / naive["events_per_s"], 1)
-    print(f"translator on a backlog of {args.orders} CDC records (batch size {args.batch_size}):")
+    print(f"translator on a backlog of {args.orders} CDC records (batch size {results['batch_size']}):")
     print(f"  {'path':<36} {'seconds':>8} {'events/s':>9} {'vs naive':>9}")
     print(
         f"  {'naive (publish() per change)':<36} {naive['seconds']:>8.2f}"
