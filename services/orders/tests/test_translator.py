@@ -82,3 +82,22 @@ def test_redelivered_change_is_translated_once_with_a_stable_id() -> None:
         assert deliver([change], group=GROUP).outcomes == [Outcome.DUPLICATE]
     (event,) = outbox
     assert event.id == change.id
+
+
+def test_a_batch_of_changes_is_translated_in_order_and_an_untranslatable_one_fails_alone() -> None:
+    # Given one poll's worth of changes of three orders, one of them without a timestamp
+    first, broken, last = (str(uuid.uuid4()) for _ in range(3))
+    bad = row("c", 200, order_id=broken)
+    del bad["__source_ts_ms"]
+    changes = [
+        captured(row("c", 100, order_id=first), offset=0),
+        captured(bad, offset=1),
+        captured(row("c", 300, order_id=last), offset=2),
+        captured(row("u", 400, order_id=first, item_count=9), offset=3),
+    ]
+    with captured_outbox() as outbox:
+        result = deliver(changes, group=GROUP)
+    # Then the others are translated, in order, and the broken change is held for retry
+    assert result.outcomes == [Outcome.APPLIED, Outcome.FAILED, Outcome.APPLIED, Outcome.APPLIED]
+    assert isinstance(result.errors[1], KeyError)
+    assert [(e.key, e.data["version"]) for e in outbox] == [(first, 100), (last, 300), (first, 400)]

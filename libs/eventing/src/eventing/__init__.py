@@ -3,7 +3,8 @@
 Public API (import from ``eventing``):
 
 * :func:`declare` / :class:`EventType`: declare an event once (type, topic, schema, key).
-* :func:`publish`: write an event into the outbox inside the caller's transaction.
+* :func:`publish`: write an event into the outbox inside the caller's transaction;
+  :func:`publish_many` / :class:`Outgoing`: many events with one statement (batch handlers).
 * :func:`handler` / :func:`raw_handler`: register consumer handlers.
 * :class:`Event`: what a handler receives.
 * :func:`startup`: resolve schema ids before traffic (web and consumer processes).
@@ -20,22 +21,26 @@ from eventing.exceptions import EventingError
 
 if TYPE_CHECKING:
     from eventing.consumer.registry import handler, raw_handler
-    from eventing.outbox.publish import publish
+    from eventing.outbox.publish import Outgoing, publish, publish_many
     from eventing.startup import startup
 
 __all__ = [
     "Event",
     "EventType",
     "EventingError",
+    "Outgoing",
     "declare",
     "handler",
     "publish",
+    "publish_many",
     "raw_handler",
     "startup",
 ]
 
 _LAZY = {
     "publish": ("eventing.outbox.publish", "publish"),
+    "publish_many": ("eventing.outbox.publish", "publish_many"),
+    "Outgoing": ("eventing.outbox.publish", "Outgoing"),
     "handler": ("eventing.consumer.registry", "handler"),
     "raw_handler": ("eventing.consumer.registry", "raw_handler"),
     "startup": ("eventing.startup", "startup"),

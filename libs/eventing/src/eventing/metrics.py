@@ -184,9 +184,9 @@ class MetricsMiddleware(ConsumerMiddleware):
         self._lag_series = current
 
 
-def count_published(topic: str, type_name: str) -> None:
-    """Count one outbox row (call on commit: a rolled-back publish is no publish)."""
-    OUTBOX_PUBLISHED.labels(topic, type_name).inc()
+def count_published(topic: str, type_name: str, count: int = 1) -> None:
+    """Count outbox rows (call on commit: a rolled-back publish is no publish)."""
+    OUTBOX_PUBLISHED.labels(topic, type_name).inc(count)
 
 
 def registry_for_scrape() -> Any:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from django.db import connection, transaction
 
-from eventing import publish
+from eventing import EventingError, Outgoing, publish, publish_many
 from eventing.cdc import reemit_outbox
 from eventing.exceptions import NotInTransaction, SchemaNotRegistered
 from eventing.outbox.models import OutboxEvent
@@ -143,3 +143,67 @@ def test_payload_uses_database_state_of_the_saved_model(fake_registry) -> None:
         account.refresh_from_db()
         publish(ACCOUNT_STATE, account_state(account))
     assert events[0].data["opened_at"] == account.opened_at
+
+
+# -- publish_many: a batch of events in one statement ---------------------------------------
+
+
+def account_data(owner: str) -> dict[str, object]:
+    return {"id": uuid.uuid4(), "owner": owner, "balance": 0, "opened_at": datetime.now(UTC), "version": 1}
+
+
+def test_publish_many_writes_the_rows_publish_would_in_order(fake_registry) -> None:
+    # Given one event published alone and three published as a batch
+    ids = [uuid.uuid4() for _ in range(3)]
+    moment = datetime(2026, 12, 3, 14, 0, 0, 123456, tzinfo=UTC)
+    with captured_outbox() as events, transaction.atomic():
+        publish(ACCOUNT_STATE, account_data("single"))
+        returned = publish_many(
+            [
+                Outgoing(ACCOUNT_STATE, account_data(f"batch-{i}"), event_id=ids[i], time=moment)
+                for i in range(3)
+            ]
+        )
+    # Then the batch's rows follow the single one, in order, with the given ids and time
+    assert returned == ids
+    assert [e.data["owner"] for e in events] == ["single", "batch-0", "batch-1", "batch-2"]
+    assert [e.id for e in events[1:]] == [str(i) for i in ids]
+    single, first = events[0], events[1]
+    assert first.headers["ce_time"] == "2026-12-03T14:00:00.123456Z"
+    # and every CloudEvents attribute is there, as publish() writes it
+    for name in ("ce_specversion", "ce_source", "ce_type", "content-type", "ce_dataschema"):
+        assert first.headers[name] == single.headers[name]
+    assert first.key == str(first.data["id"]) and first.topic == ACCOUNT_STATE.topic
+    assert len({e.headers["traceparent"] for e in events}) == 4  # each starts its own trace
+
+
+def publish_batch_then_fail() -> None:
+    with transaction.atomic():
+        publish_many([Outgoing(ACCOUNT_STATE, account_data(f"gone-{i}")) for i in range(5)])
+        raise RuntimeError("the batch failed after publishing")
+
+
+def test_publish_many_rolls_back_with_the_callers_transaction(fake_registry) -> None:
+    with captured_outbox() as events, pytest.raises(RuntimeError):
+        publish_batch_then_fail()
+    assert events == []
+
+
+def test_publish_many_outside_a_transaction_is_refused(fake_registry) -> None:
+    with pytest.raises(NotInTransaction):
+        publish_many([Outgoing(ACCOUNT_STATE, account_data("nope"))])
+
+
+def test_publish_many_with_delete_after_insert_leaves_the_outbox_empty(fake_registry, settings) -> None:
+    settings.EVENTING = {**settings.EVENTING, "OUTBOX_DELETE_AFTER_INSERT": True}
+    with transaction.atomic():
+        ids = publish_many([Outgoing(ACCOUNT_STATE, account_data(f"d-{i}")) for i in range(50)])
+    assert len(set(ids)) == 50
+    assert OutboxEvent.objects.count() == 0
+
+
+def test_publish_many_refuses_data_that_does_not_match_the_schema(fake_registry) -> None:
+    bad = {**account_data("bad"), "balance": "not a number"}
+    with pytest.raises(EventingError), transaction.atomic():
+        publish_many([Outgoing(ACCOUNT_STATE, account_data("good")), Outgoing(ACCOUNT_STATE, bad)])
+    assert OutboxEvent.objects.count() == 0

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,10 +24,13 @@ from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 from django.db import connection, transaction
 
-from eventing import Event, publish
+from eventing import Event, Outgoing, publish, publish_many
 from eventing.conf import eventing_settings
-from eventing.consumer.kafka import build_runner
+from eventing.consumer.kafka import build_runner, runner_config
+from eventing.consumer.middleware import ConsumerMiddleware, MiddlewareChain
+from eventing.consumer.processing import Outcome
 from eventing.consumer.registry import HandlerRegistry
+from eventing.consumer.retry import Backoff
 from eventing.consumer.runner import ConsumerRunner
 from eventing.events import EventType
 from eventing.exceptions import IncompatibleSchema
@@ -316,3 +320,69 @@ def test_consumer_status_row_reports_progress_and_lag(live_schemas) -> None:
     finally:
         runner.close()
     assert reporter.lag(runner) is None  # closed
+
+
+# -- a batch handler through real Kafka, Debezium and the outbox ----------------------------
+
+
+class OutcomeRecorder(ConsumerMiddleware):
+    """What the metrics middleware is told: one outcome per event, each dead letter."""
+
+    def __init__(self) -> None:
+        self.outcomes: list[tuple[str, Outcome]] = []
+        self.dead_letters: list[str] = []
+
+    def on_outcome(self, runner: ConsumerRunner, event: Event, outcome: Outcome) -> None:
+        self.outcomes.append((event.id, outcome))
+
+    def on_dead_letter(self, runner: ConsumerRunner, topic: str, event_type: str | None, reason: str) -> None:
+        self.dead_letters.append(reason)
+
+
+def test_batch_handler_republishes_a_batch_and_dead_letters_only_its_poison(
+    outbox_capture, live_schemas, kafka_reader
+) -> None:
+    # Given 30 events on a topic, one of which its batch handler cannot take
+    source = fresh_event_type()
+    producer = CloudEventProducer(source, live_schemas)
+    target = EventType("account_state", scratch_topic("republished"), ACCOUNT_STATE.schema)
+    owners = [f"owner-{i}" for i in range(30)]
+    owners[17] = "poison"
+    sent = [producer.send(account_data(uuid.uuid4(), owner=owner)) for owner in owners]
+    poison_id = sent[17]
+    # and a translator-like batch handler republishing each batch with one outbox statement
+    calls: list[int] = []
+
+    def republish(events: list[Event]) -> None:
+        calls.append(len(events))
+        if any(e.data["owner"] == "poison" for e in events):
+            raise ValueError("poison in the batch")
+        publish_many(
+            [Outgoing(target, e.data, event_id=uuid.uuid5(uuid.NAMESPACE_URL, e.id)) for e in events]
+        )
+
+    register([target], registry=live_schemas)  # after the source's: publishing resolves the target
+    handlers = HandlerRegistry()
+    handlers.handler(source, batch=True)(republish)
+    config = replace(runner_config(), max_attempts=2, backoff=Backoff(initial=0.05, maximum=0.1))
+    runner = build_runner(f"tests.{source.topic}", handlers, config=config)
+    recorder = OutcomeRecorder()
+    runner.middleware = MiddlewareChain([recorder])
+    runner.subscribe()
+    try:
+        run_until(runner, lambda: runner.counters.applied == 29 and runner.counters.dead_lettered == 1)
+    finally:
+        runner.close()
+    # Then the 29 others were republished, once each, through Debezium
+    expected = {str(uuid.uuid5(uuid.NAMESPACE_URL, i)) for i in sent if i != poison_id}
+    republished = read_until(kafka_reader(target.topic), lambda ms: len(ms) >= 29)
+    assert sorted(header_dict(m)["ce_id"] for m in republished) == sorted(expected)
+    # the poison alone is in the dead-letter topic, as a handler failure
+    (dead,) = read_until(kafka_reader(f"tests.{source.topic}.{source.topic}.dlt"), lambda ms: len(ms) >= 1)
+    assert header_dict(dead)["ce_id"] == poison_id
+    assert header_dict(dead)["dlt.reason"] == "handler_failed"
+    # the batch path ran (several events in one call), and the middleware saw each outcome
+    assert max(calls) > 1
+    assert sorted(i for i, _ in recorder.outcomes) == sorted(i for i in sent if i != poison_id)
+    assert {o for _, o in recorder.outcomes} == {Outcome.APPLIED}
+    assert recorder.dead_letters == ["handler_failed"]

@@ -31,6 +31,10 @@ EVENTING = eventing_config(
     connectors=["eventing.connect.defaults.outbox", "orders.connectors.order_capture"],
     consumer_groups=["orders.translator"],
 )
+# The translator (this service's only consumer) takes up to 2,000 changes a transaction: its
+# batch handler writes them with one outbox statement, so a backlog drains in big batches
+# (benchmarks/bench_translator.py; decision 0013).
+EVENTING["CONSUMER_BATCH_SIZE"] = 2000
 
 # Callables (or dotted paths) run by GET /health/; each raises to report failure.
 HEALTH_CHECKS = [

@@ -27,6 +27,7 @@ from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connections, transaction
 
+from eventing.bulk import bulk_cursor
 from eventing.consumer.registry import Handler, HandlerRegistry
 from eventing.events import Event
 from eventing.exceptions import EventingError
@@ -39,6 +40,14 @@ logger = logging.getLogger(__name__)
 
 _INBOX = InboxEntry._meta.db_table
 _REDRIVE = DeadLetterRedrive._meta.db_table
+#: Claims a batch of event ids; returns those this transaction now owns.
+_CLAIM = (
+    f'INSERT INTO {_INBOX} (consumer_group, event_id, topic, partition, "offset", status)'
+    ' SELECT %s, u.event_id, u.topic, u."partition", u."offset", %s'
+    " FROM unnest(%b::text[], %b::text[], %b::integer[], %b::bigint[])"
+    ' AS u(event_id, topic, "partition", "offset")'
+    " ON CONFLICT DO NOTHING RETURNING event_id"
+)
 
 
 class DatabaseUnavailable(EventingError):
@@ -251,17 +260,15 @@ class BatchProcessor:
         A copy redriven for this group also claims the event over its ``dead_lettered`` row,
         while its redrive row is pending (and marks that row applied, in this transaction).
         """
-        rows: list[Any] = []
-        seen: set[str] = set()
+        unique: dict[str, Event] = {}
         redriven: list[tuple[Event, str]] = []
         for event in events:
-            if event.id in seen:
+            if event.id in unique:
                 continue
-            seen.add(event.id)
-            rows.extend([self.group, event.id, event.topic, event.partition, event.offset, status])
+            unique[event.id] = event
             if status == InboxStatus.APPLIED and (redrive_id := self.redrive_of(event.headers)):
                 redriven.append((event, redrive_id))
-        claimed = self._insert_inbox(rows)
+        claimed = self._insert_inbox(list(unique.values()), status)
         for event, redrive_id in redriven:
             if event.id in claimed or self._reclaim(event, redrive_id):
                 claimed.add(event.id)
@@ -302,16 +309,27 @@ class BatchProcessor:
                 [outcome, redrive_id, self.group, RedriveOutcome.PENDING],
             )
 
-    def _insert_inbox(self, rows: list[Any]) -> set[str]:
-        if not rows:
+    def _insert_inbox(self, events: list[Event], status: str) -> set[str]:
+        """One statement for any number of events: the rows travel as four arrays.
+
+        A multi-row ``VALUES`` list would be a new query text for each batch size, which
+        psycopg parses again every time (it caches short statements only): ~50 µs per event.
+        The arrays are bound server-side, in binary (``%b``; :mod:`eventing.bulk`).
+        """
+        if not events:
             return set()
-        placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * (len(rows) // 6))
-        sql = (
-            f'INSERT INTO {_INBOX} (consumer_group, event_id, topic, partition, "offset", status)'
-            f" VALUES {placeholders} ON CONFLICT DO NOTHING RETURNING event_id"
-        )
-        with connections[self.using].cursor() as cursor:
-            cursor.execute(sql, rows)
+        with bulk_cursor(self.using) as cursor:
+            cursor.execute(
+                _CLAIM,
+                [
+                    self.group,
+                    status,
+                    [e.id for e in events],
+                    [e.topic for e in events],
+                    [e.partition for e in events],
+                    [e.offset for e in events],
+                ],
+            )
             return {row[0] for row in cursor.fetchall()}
 
     def _database_is_up(self) -> bool:

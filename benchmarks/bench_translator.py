@@ -1,0 +1,473 @@
+"""The orders translator on a 180,000-row backlog, and that backlog end to end to the points read model.
+
+Everything runs on a benchmark copy of the pipeline, never the live one: its own orders
+database (``orders_bench_<token>``) with its own Debezium connectors (table capture into a
+private CDC topic, outbox EventRouter into a public topic, both named with the token), its
+own points database and consumer groups. All of it is removed at the end, also after a
+failure (connectors, replication slots, databases, topics, groups, registry subjects).
+
+1. **End to end.** A translator (the orders service's batch handler ``on_order_rows_changed``,
+   publishing to the bench's public topic) and a points consumer (the points service's batch
+   handler) are started as processes and wait in their polls; then N orders are inserted by
+   SQL (chunks of 10,000 rows, one transaction each). Measured: from the first insert to the
+   points read model holding exactly N orders, and when Debezium had put all N on the CDC topic.
+2. **Translator on the backlog.** On the now full CDC topic, fresh consumer groups translate
+   the whole backlog into a second orders database (no connector reads its outbox):
+
+   * naive: the translator as it was, a per-event handler calling ``publish()`` once per
+     change (one outbox ``INSERT`` each; one transaction per batch, inbox claimed per batch);
+   * batch: the batch handler, ``publish_many()`` (one multi-row ``INSERT`` per batch).
+
+Both are exact: the outbox holds N rows afterwards. Needs the stack (`make up`).
+
+    uv run python benchmarks/bench_translator.py [--orders 180000] [--batch-size N]
+    uv run python benchmarks/bench_translator.py --profile naive   # cProfile of one path
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from common import drop_database, remove_topics_and_subjects, setup_django, write_result
+
+HERE = Path(__file__).resolve().parent
+POSTGRES = os.environ.get("POSTGRES_URL", "postgresql://postgres:postgres@127.0.0.1:5432")
+INSERT_CHUNK = 10_000
+
+
+def database_url(name: str) -> str:
+    return f"{POSTGRES.rstrip('/')}/{name}"
+
+
+# -- roles run as separate processes (each its own Django settings) ----------------------------
+
+
+def bench_types(public_topic: str) -> tuple[Any, Any]:
+    from eventing.events import EventType
+    from orders.events import ORDER_CREATED, ORDER_DELETED
+
+    return (
+        EventType(ORDER_CREATED.type, public_topic, ORDER_CREATED.schema, key_field=ORDER_CREATED.key_field),
+        EventType(ORDER_DELETED.type, public_topic, ORDER_DELETED.schema, key_field=ORDER_DELETED.key_field),
+    )
+
+
+def translator_registry(mode: str, cdc_topic: str, public_topic: str) -> Any:
+    from eventing import publish
+    from eventing.consumer.registry import HandlerRegistry
+    from eventing.schemas import register
+    from orders import handlers
+
+    created, deleted = bench_types(public_topic)
+    register([created, deleted])
+    registry = HandlerRegistry()
+    if mode == "batch":
+
+        def on_rows(events: Any) -> None:
+            from eventing import publish_many
+
+            publish_many([handlers.translation(e, created=created, deleted=deleted) for e in events])
+
+        registry.raw_handler(cdc_topic, event_id=handlers.cdc_event_id, batch=True)(on_rows)
+    else:
+
+        def on_row(event: Any) -> None:  # the translator before issue 8: one publish() per change
+            out = handlers.translation(event, created=created, deleted=deleted)
+            publish(out.event_type, out.data, event_id=out.event_id, time=out.time)
+
+        registry.raw_handler(cdc_topic, event_id=handlers.cdc_event_id)(on_row)
+    return registry
+
+
+def points_registry(public_topic: str) -> Any:
+    from eventing.consumer.registry import HandlerRegistry
+    from eventing.events import EventType
+    from points import handlers
+    from points.events import ORDER_CREATED, ORDER_DELETED
+
+    registry = HandlerRegistry()
+    for declared, fn in (
+        (ORDER_CREATED, handlers.on_order_created),
+        (ORDER_DELETED, handlers.on_order_deleted),
+    ):
+        registry.handler(EventType(declared.type, public_topic, declared.schema, owned=False), batch=True)(fn)
+    return registry
+
+
+def run_role(args: argparse.Namespace) -> None:
+    """One consumer process: print ``ready`` once assigned, then a JSON line when done."""
+    settings = "orders_site.settings" if args.role == "translator" else "points_site.settings"
+    setup_django(settings, args.database)
+    from dataclasses import replace
+
+    from eventing.consumer.kafka import build_runner, runner_config
+
+    if args.role == "translator":
+        registry = translator_registry(args.mode, args.cdc_topic, args.public_topic)
+    else:
+        registry = points_registry(args.public_topic)
+    config = replace(runner_config(), inbox_purge_interval=0)
+    if args.batch_size:
+        config = replace(config, batch_size=args.batch_size)
+    runner = build_runner(args.group, registry, config=config)
+    runner._status_reporter = None  # no status rows in the bench databases' way
+    runner.subscribe()
+    profiler = None
+    if args.profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    ready = False
+    first = last = None
+    while runner.counters.applied < args.expect:
+        started = time.time()
+        runner.run_once()
+        if not ready and runner.consumer.assignment():
+            ready = True
+            print("ready", flush=True)
+        if runner.counters.applied:
+            # From the start of the first iteration that applied anything (the group join
+            # before it is not the translator's work) to the end of the last one.
+            first, last = first or started, time.time()
+    if profiler is not None:
+        import pstats
+
+        profiler.disable()
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(45)
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(30)
+    runner.close()
+    result = {
+        "first": first,
+        "last": last,
+        "applied": runner.counters.applied,
+        "batch_size": config.batch_size,
+    }
+    print(json.dumps(result), flush=True)
+
+
+class Role:
+    """A role process started by the orchestrator."""
+
+    def __init__(self, *argv: str, profile: bool = False) -> None:
+        command = [sys.executable, str(Path(__file__).resolve()), *argv]
+        if profile:
+            command.append("--profile")
+        env = {**os.environ, "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING")}
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while self._line(deadline - time.monotonic()).strip() != "ready":
+            pass
+
+    def result(self, timeout: float) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while not (line := self._line(deadline - time.monotonic())).startswith('{"first"'):
+            pass
+        result: dict[str, Any] = json.loads(line)
+        self.process.wait(30)
+        return result
+
+    def _line(self, timeout: float) -> str:
+        try:
+            line = self.lines.get(timeout=max(timeout, 0.001))
+        except queue.Empty:
+            raise TimeoutError(f"no output from {self.process.args} in time") from None
+        if line is None:
+            raise RuntimeError(f"{self.process.args} exited with {self.process.wait()}")
+        return line
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+
+# -- the orchestrator --------------------------------------------------------------------------
+
+
+def topic_size(topic: str) -> int:
+    from confluent_kafka import Consumer, TopicPartition
+
+    from eventing.conf import eventing_settings
+
+    consumer = Consumer(eventing_settings.kafka_config(**{"group.id": f"size-{uuid.uuid4().hex}"}))
+    try:
+        metadata = consumer.list_topics(topic, timeout=10).topics[topic]
+        total = 0
+        for partition in metadata.partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+            total += high - low
+        return total
+    finally:
+        consumer.close()
+
+
+def create_topics(*topics: str) -> None:
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    from eventing.conf import eventing_settings
+
+    admin = AdminClient(eventing_settings.kafka_config())
+    futures = admin.create_topics([NewTopic(t, num_partitions=3, replication_factor=1) for t in topics])
+    for future in futures.values():
+        future.result(30)
+
+
+def insert_orders(database: str, count: int, customers: int) -> None:
+    """``count`` orders by SQL, ``INSERT_CHUNK`` rows per transaction."""
+    customer_ids = [str(uuid.uuid4()) for _ in range(customers)]
+    with psycopg.connect(database_url(database), autocommit=True) as conn:
+        for start in range(0, count, INSERT_CHUNK):
+            rows = min(INSERT_CHUNK, count - start)
+            conn.execute(
+                "INSERT INTO orders_order (id, customer_id, date_placed, item_count)"
+                " SELECT gen_random_uuid(), (%s::uuid[])[1 + i %% %s::int], now(), 1 + i %% 7"
+                " FROM generate_series(%s::int, %s::int) AS i",
+                [customer_ids, customers, start, start + rows - 1],
+            )
+
+
+def count_rows(database: str, table: str) -> int:
+    with psycopg.connect(database_url(database)) as conn:
+        row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+        return int(row[0]) if row else 0
+
+
+def truncate(database: str, *tables: str) -> None:
+    with psycopg.connect(database_url(database), autocommit=True) as conn:
+        conn.execute(f"TRUNCATE {', '.join(tables)}")
+
+
+def migrate(settings: str, database: str) -> None:
+    """Create and migrate a database with another service's settings (a short process)."""
+    code = (
+        f"import sys; sys.path.insert(0, {str(HERE)!r}); import common; "
+        f"common.setup_django({settings!r}, {database!r})"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def drop_connectors(names: list[str], slots: list[str]) -> None:
+    from eventing.conf import eventing_settings
+    from eventing.connect import ConnectClient
+
+    client = ConnectClient(eventing_settings.CONNECT_URL)
+    for name in names:
+        client.delete(name)
+    client.close()
+    with psycopg.connect(database_url("postgres"), autocommit=True) as conn:
+        deadline = time.monotonic() + 60
+        for slot in slots:
+            while time.monotonic() < deadline:
+                row = conn.execute(
+                    "SELECT active FROM pg_replication_slots WHERE slot_name = %s", [slot]
+                ).fetchone()
+                if row is None:
+                    break
+                if not row[0]:
+                    conn.execute("SELECT pg_drop_replication_slot(%s)", [slot])
+                    break
+                time.sleep(0.2)
+
+
+def role_argv(
+    role: str, database: str, group: str, args: argparse.Namespace, topics: dict[str, str]
+) -> list[str]:
+    return [
+        "--role",
+        role,
+        "--database",
+        database,
+        "--group",
+        group,
+        "--cdc-topic",
+        topics["cdc"],
+        "--public-topic",
+        topics["public"],
+        "--expect",
+        str(args.orders),
+        "--batch-size",
+        str(args.batch_size if role == "translator" else args.points_batch_size),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--orders", type=int, default=180_000, help="orders in the backlog")
+    parser.add_argument("--customers", type=int, default=500)
+    parser.add_argument(
+        "--batch-size", type=int, default=0, help="translator batch size, both paths (0: the orders setting)"
+    )
+    parser.add_argument("--points-batch-size", type=int, default=0, help="0: the points setting")
+    parser.add_argument(
+        "--profile", nargs="?", const="naive", default=None, help="cProfile a role (to stderr)"
+    )
+    parser.add_argument("--skip-end-to-end", action="store_true", help="only the translator on the backlog")
+    # Role processes (internal).
+    parser.add_argument("--role", choices=["translator", "points"], help=argparse.SUPPRESS)
+    parser.add_argument("--mode", default="batch", help=argparse.SUPPRESS)
+    parser.add_argument("--database", help=argparse.SUPPRESS)
+    parser.add_argument("--group", help=argparse.SUPPRESS)
+    parser.add_argument("--cdc-topic", help=argparse.SUPPRESS)
+    parser.add_argument("--public-topic", help=argparse.SUPPRESS)
+    parser.add_argument("--expect", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.role:
+        args.profile = args.profile is not None
+        run_role(args)
+        return
+
+    token = f"benchtr{uuid.uuid4().hex[:8]}"
+    databases = {"orders": f"orders_{token}", "copy": f"orders_{token}_copy", "points": f"points_{token}"}
+    topics = {"cdc": f"private_{token}_order_cdc", "public": f"public_{token}_order_events"}
+    setup_django("orders_site.settings", databases["orders"])
+    from eventing.connect import ConnectClient, outbox_connector, table_capture_connector
+    from eventing.connect.defaults import database_endpoint
+    from orders.connectors import apicurio_registry_url
+
+    connectors = [
+        table_capture_connector(
+            f"{token}-cdc",
+            database_endpoint(),
+            tables=["public.orders_order"],
+            topic=topics["cdc"],
+            registry_url=apicurio_registry_url(),
+        ),
+        outbox_connector(f"{token}-outbox", database_endpoint()),
+    ]
+    roles: list[Role] = []
+    try:
+        migrate("orders_site.settings", databases["copy"])
+        migrate("points_site.settings", databases["points"])
+        create_topics(topics["cdc"], topics["public"])
+        from eventing.conf import eventing_settings
+
+        client = ConnectClient(eventing_settings.CONNECT_URL)
+        for connector in connectors:
+            client.apply(connector)
+        for connector in connectors:
+            client.wait_running(connector.name, timeout=120)
+        client.close()
+        results: dict[str, Any] = {"orders": args.orders, "batch_size": args.batch_size, "token": token}
+
+        if not args.skip_end_to_end:
+            translator = Role(
+                *role_argv("translator", databases["orders"], f"{token}-translator", args, topics)
+            )
+            points = Role(*role_argv("points", databases["points"], f"{token}-points", args, topics))
+            roles += [translator, points]
+            translator.wait_ready()
+            points.wait_ready()
+            print(f"inserting {args.orders} orders by SQL into {databases['orders']} ...", flush=True)
+            started = time.time()
+            insert_orders(databases["orders"], args.orders, args.customers)
+            inserted = time.time()
+            captured_at = None
+            deadline = started + 600
+            while time.time() < deadline:
+                if captured_at is None and topic_size(topics["cdc"]) >= args.orders:
+                    captured_at = time.time()
+                if points.process.poll() is not None or captured_at is not None:
+                    break
+                time.sleep(0.2)
+            t = translator.result(timeout=600)
+            p = points.result(timeout=600)
+            exact = count_rows(databases["points"], "points_order")
+            assert exact == args.orders, f"points read model holds {exact} orders, not {args.orders}"
+            results["end_to_end"] = {
+                "insert_s": round(inserted - started, 2),
+                "cdc_topic_full_s": round((captured_at or float("nan")) - started, 2),
+                "translator_done_s": round(t["last"] - started, 2),
+                "points_done_s": round(p["last"] - started, 2),
+                "points_batch_size": p["batch_size"],
+                "read_model_orders": exact,
+            }
+
+        size = topic_size(topics["cdc"])
+        if size < args.orders:  # only without the end-to-end phase: wait for Debezium
+            if args.skip_end_to_end:
+                insert_orders(databases["orders"], args.orders, args.customers)
+            deadline = time.time() + 600
+            while topic_size(topics["cdc"]) < args.orders and time.time() < deadline:
+                time.sleep(0.5)
+        for mode in ("naive", "batch"):
+            truncate(databases["copy"], "eventing_outbox", "eventing_inbox")
+            role = Role(
+                *role_argv("translator", databases["copy"], f"{token}-{mode}", args, topics),
+                "--mode",
+                mode,
+                profile=args.profile == mode,
+            )
+            roles.append(role)
+            role.wait_ready()
+            r = role.result(timeout=900)
+            rows = count_rows(databases["copy"], "eventing_outbox")
+            assert rows == args.orders, f"{mode} translator wrote {rows} outbox rows, not {args.orders}"
+            seconds = r["last"] - r["first"]
+            results["batch_size"] = r["batch_size"]
+            results[f"translator_{mode}"] = {
+                "seconds": round(seconds, 2),
+                "events_per_s": round(args.orders / seconds, 1),
+            }
+        report(args, results)
+    finally:
+        for role in roles:
+            role.stop()
+        drop_connectors([c.name for c in connectors], [c.config["slot.name"] for c in connectors])
+        remove_topics_and_subjects(token)
+        for name in databases.values():
+            drop_database(name)
+
+
+def report(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    naive, batch = results["translator_naive"], results["translator_batch"]
+    results["ratio"] = round(batch["events_per_s"] / naive["events_per_s"], 1)
+    print(f"translator on a backlog of {args.orders} CDC records (batch size {results['batch_size']}):")
+    print(f"  {'path':<36} {'seconds':>8} {'events/s':>9} {'vs naive':>9}")
+    print(
+        f"  {'naive (publish() per change)':<36} {naive['seconds']:>8.2f}"
+        f" {naive['events_per_s']:>9.0f} {1.0:>8.1f}x"
+    )
+    print(
+        f"  {'batch (publish_many() per batch)':<36} {batch['seconds']:>8.2f} {batch['events_per_s']:>9.0f}"
+        f" {results['ratio']:>8.1f}x"
+    )
+    e2e = results.get("end_to_end")
+    if e2e:
+        print(
+            f"end to end, {args.orders} orders inserted by SQL -> points read model"
+            " (seconds from the first insert):"
+        )
+        print(
+            f"  inserted {e2e['insert_s']:.1f}  on the CDC topic {e2e['cdc_topic_full_s']:.1f}"
+            f"  translated {e2e['translator_done_s']:.1f}  in the read model {e2e['points_done_s']:.1f}"
+            f"  (exact: {e2e['read_model_orders']} orders)"
+        )
+    print(f"result: {write_result('translator', results)}")
+
+
+if __name__ == "__main__":
+    main()
