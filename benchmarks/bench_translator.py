@@ -344,18 +344,12 @@ def main() -> None:
     databases = {"orders": f"orders_{token}", "copy": f"orders_{token}_copy", "points": f"points_{token}"}
     topics = {"cdc": f"private_{token}_order_cdc", "public": f"public_{token}_order_events"}
     setup_django("orders_site.settings", databases["orders"])
-    from eventing.connect import ConnectClient, outbox_connector, table_capture_connector
-    from eventing.connect.defaults import database_endpoint
-    from orders.connectors import apicurio_registry_url
+    from eventing.connect import ConnectClient, outbox_connector
+    from eventing.connect.defaults import database_endpoint, table_capture
 
     connectors = [
-        table_capture_connector(
-            f"{token}-cdc",
-            database_endpoint(),
-            tables=["public.orders_order"],
-            topic=topics["cdc"],
-            registry_url=apicurio_registry_url(),
-        ),
+        # what the orders service applies (its converter settings), on this run's copy
+        table_capture(f"{token}-cdc", tables=["public.orders_order"], topic=topics["cdc"]),
         outbox_connector(f"{token}-outbox", database_endpoint()),
     ]
     roles: list[Role] = []
