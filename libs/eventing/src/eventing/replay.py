@@ -115,7 +115,6 @@ class TopicReplay:
         metadata_timeout: float = 10.0,
         using: str = DEFAULT_DB_ALIAS,
         atomic: Callable[[], AbstractContextManager[Any]] | None = None,
-        make_partition: Callable[..., Any] = _topic_partition,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.handlers = handlers
@@ -127,7 +126,7 @@ class TopicReplay:
         self.metadata_timeout = metadata_timeout
         self.atomic = atomic or (lambda: transaction.atomic(using=using, savepoint=False))
         self.stats = ReplayStats()
-        self._partition = make_partition
+        self._partition = _topic_partition
         self._clock = clock
         self._positions: Offsets = {}
         self._paused: set[TopicPartitionKey] = set()
