@@ -12,8 +12,10 @@ whatever the handlers write to (typically shadow tables, see the points service'
 
 :meth:`TopicReplay.replay_to` reads until every partition's position reaches the offsets it
 is given (e.g. :meth:`TopicReplay.end_offsets` read a moment ago) and stops there: a message
-at or past its partition's target is kept, not applied, and its partition paused, so the
-next call, with later targets, goes on exactly where the previous one stopped. Undecodable
+at or past its partition's target is kept in memory, not applied (its partition is paused
+once ``max_ahead`` are kept), so the next call, with later targets, goes on exactly where the
+previous one stopped, mostly from memory: a short replay under a table lock waits for no
+fetch. Undecodable
 messages are counted and skipped (the live consumer dead-letters them); a handler that
 raises, or a registry that cannot be reached, aborts the replay (a rebuild that skipped an
 event would not be exact).
@@ -95,6 +97,8 @@ def replay_consumer_config(prefix: str) -> dict[str, Any]:
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
             "auto.offset.reset": "earliest",
+            # Keep up with the end closely: do not hold a fetch open long for an idle partition.
+            "fetch.wait.max.ms": 50,
             "client.id": f"{prefix}.replay-{socket.gethostname()}-{os.getpid()}",
         }
     )
@@ -109,9 +113,11 @@ class TopicReplay:
         *,
         consumer: ReplayConsumerPort,
         codec: AvroCodec,
+        metadata: ReplayConsumerPort | None = None,
         batch_size: int = 500,
         poll_timeout: float = 0.5,
         idle_timeout: float = 60.0,
+        max_ahead: int = 10_000,
         metadata_timeout: float = 10.0,
         using: str = DEFAULT_DB_ALIAS,
         atomic: Callable[[], AbstractContextManager[Any]] | None = None,
@@ -119,10 +125,14 @@ class TopicReplay:
     ) -> None:
         self.handlers = handlers
         self.consumer = consumer
+        # Watermark queries on the fetching consumer wait behind its in-flight fetch (up to
+        # fetch.wait.max.ms per partition): a second, idle client answers at once.
+        self.metadata = metadata or consumer
         self.decoder = MessageDecoder(handlers, codec)
         self.batch_size = batch_size
         self.poll_timeout = poll_timeout
         self.idle_timeout = idle_timeout
+        self.max_ahead = max_ahead
         self.metadata_timeout = metadata_timeout
         self.atomic = atomic or (lambda: transaction.atomic(using=using, savepoint=False))
         self.stats = ReplayStats()
@@ -139,7 +149,7 @@ class TopicReplay:
         """Every partition of the handlers' topics, from the broker's metadata now."""
         found: list[TopicPartitionKey] = []
         for topic in self.handlers.topics():
-            metadata = self.consumer.list_topics(topic, timeout=self.metadata_timeout).topics.get(topic)
+            metadata = self.metadata.list_topics(topic, timeout=self.metadata_timeout).topics.get(topic)
             if metadata is None or getattr(metadata, "error", None) is not None:
                 raise ReplayError(f"Topic {topic} not found", context={"topic": topic})
             found.extend((topic, p) for p in sorted(metadata.partitions))
@@ -148,7 +158,7 @@ class TopicReplay:
     def watermarks(self) -> dict[TopicPartitionKey, tuple[int, int]]:
         """(earliest, end) offset of every partition, asked of the broker now (not cached)."""
         return {
-            (t, p): self.consumer.get_watermark_offsets(
+            (t, p): self.metadata.get_watermark_offsets(
                 self._partition(t, p), timeout=self.metadata_timeout, cached=False
             )
             for t, p in self.partitions()
@@ -196,10 +206,10 @@ class TopicReplay:
                 context={"partitions": unknown},
             )
         self._apply_ahead(targets)
-        self._set_paused(targets)
+        self._set_paused()
         idle_since = self._clock()
         while self.remaining(targets) > 0:
-            messages = self.consumer.consume(self.batch_size, self.poll_timeout)
+            messages = self._poll()
             wanted = self._take(messages, targets)
             if wanted:
                 self._apply(wanted)
@@ -215,13 +225,24 @@ class TopicReplay:
                         f"their target (position, target): {short}",
                         context={"short": str(short)},
                     )
-            self._set_paused(targets)
+            self._set_paused()
         return self.stats
 
     def close(self) -> None:
         self.consumer.close()
+        if self.metadata is not self.consumer:
+            self.metadata.close()
 
     # -- internals --------------------------------------------------------------------------
+
+    def _poll(self) -> list[Any]:
+        """What is fetched already, else wait for one message (``consume(n, t)`` waits for n)."""
+        messages = self.consumer.consume(self.batch_size, 0)
+        if not messages:
+            messages = self.consumer.consume(1, self.poll_timeout)
+            if messages and self.batch_size > 1:
+                messages.extend(self.consumer.consume(self.batch_size - 1, 0))
+        return messages
 
     def _take(self, messages: Iterable[Any], targets: Offsets) -> list[Any]:
         """The messages below their partition's target, in order; keep the others for later."""
@@ -276,14 +297,15 @@ class TopicReplay:
             if rest:
                 self._positions[tp] = max(self._positions[tp], target)
 
-    def _set_paused(self, targets: Offsets) -> None:
-        done = {tp for tp in self._positions if self._positions[tp] >= targets.get(tp, 0)}
-        pause, resume = done - self._paused, self._paused - done
+    def _set_paused(self) -> None:
+        """Pause the partitions whose kept messages reached ``max_ahead``; resume the others."""
+        full = {tp for tp, kept in self._ahead.items() if len(kept) >= self.max_ahead}
+        pause, resume = full - self._paused, self._paused - full
         if pause:
             self.consumer.pause([self._partition(*tp) for tp in sorted(pause)])
         if resume:
             self.consumer.resume([self._partition(*tp) for tp in sorted(resume)])
-        self._paused = done
+        self._paused = full
 
     def _apply(self, messages: list[Any]) -> None:
         events: list[Event] = []
@@ -328,4 +350,11 @@ def build_replay(handlers: HandlerRegistry, *, prefix: str, **options: Any) -> T
     from eventing.runtime import get_codec
 
     consumer = Consumer(replay_consumer_config(prefix))
-    return TopicReplay(handlers, consumer=consumer, codec=get_codec(), **options)  # type: ignore[arg-type]
+    metadata = Consumer(replay_consumer_config(prefix))
+    return TopicReplay(
+        handlers,
+        consumer=consumer,  # type: ignore[arg-type]
+        metadata=metadata,  # type: ignore[arg-type]
+        codec=get_codec(),
+        **options,
+    )

@@ -135,3 +135,22 @@ def test_a_partition_added_during_the_replay_is_refused(bus: InMemoryBroker) -> 
 
 def headers(message: Any) -> dict[str, str]:
     return {k: v.decode() for k, v in message.headers() if v is not None}
+
+
+def test_messages_past_the_targets_are_kept_and_their_partition_paused_when_many(bus: InMemoryBroker) -> None:
+    key = uuid.uuid4()
+    cloudevent_message(bus, ACCOUNT_STATE, account(1, key))
+    calls: list[list[Event]] = []
+    replay = replay_of(bus, calls, max_ahead=3)
+    cut = replay.end_offsets()
+    later = [cloudevent_message(bus, ACCOUNT_STATE, account(v, key)) for v in range(2, 8)]
+    consumer = replay.consumer
+    assert isinstance(consumer, InMemoryReplayConsumer)
+
+    replay.replay_to(cut)
+
+    assert len(applied(calls)) == 1
+    assert consumer.paused == {(TOPIC, later[0].partition())}  # more than max_ahead kept: fetch no more
+    replay.replay_to(replay.end_offsets())
+    assert applied(calls)[1:] == [headers(m)["ce_id"] for m in later]
+    assert consumer.paused == set()

@@ -6,18 +6,20 @@
    their beginning (no consumer group, no inbox) and runs the live group's own handlers with
    :func:`points.services.writing_to` pointing them at the shadow tables, up to the end
    offsets, again until the rest is small.
-3. **The cut, in one transaction.** ``LOCK TABLE points_customer, points_order IN ACCESS
-   EXCLUSIVE MODE`` (the live consumer's writes and the API's reads wait), read the end
-   offsets *now*, replay up to them, compare old and new, rename live -> ``*_old`` and shadow
-   -> live (indexes and constraints too, so the schema keeps the names Django's migrations
-   know), commit. Exact: the live consumer cannot have applied an event past offsets read
+3. **Compare, in one transaction.** ``LOCK TABLE points_customer, points_order IN SHARE
+   MODE`` (the live consumer's writes wait, the API's reads go on), read the end offsets
+   *now*, replay up to them, compare live and rebuilt (rows, awards), commit.
+4. **The cut, in one transaction.** ``LOCK TABLE ... IN ACCESS EXCLUSIVE MODE`` (the API's
+   reads wait too), read the end offsets *now*, replay up to them, rename live -> ``*_old``
+   and shadow -> live (indexes and constraints too, so the schema keeps the names Django's
+   migrations know), commit. Exact: the live consumer cannot have applied an event past offsets read
    while it is locked out (it reads only what Kafka already holds), and what it applies
    afterwards lands in the new tables by name; the handlers are version-guarded upserts, so
    the events between its position and the cut, applied by both, change nothing twice.
    The inbox is shared and untouched.
 
-A dry run takes the cut under ``SHARE`` mode instead (the live consumer waits, the API reads
-on), compares, and swaps nothing; the shadow tables stay for inspection.
+A dry run stops after step 3: nothing swapped, the shadow tables stay for inspection. The
+comparison counts, besides damage, the events the live consumer had not applied yet.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from django.db import OperationalError, connection, transaction
 
@@ -76,6 +79,9 @@ class RebuildResult:
     cut: Offsets
     stats: ReplayStats
     comparison: Comparison
+    #: Seconds the live tables were locked in SHARE mode (writes wait) for the comparison...
+    share_seconds: float
+    #: ...and in ACCESS EXCLUSIVE mode (reads wait too) for the swap (0 in a dry run).
     lock_seconds: float
     seconds: float
 
@@ -275,13 +281,54 @@ def swap_tables(live: ReadModelTables, shadow: ReadModelTables, old: ReadModelTa
 # -- the whole rebuild --------------------------------------------------------------------
 
 
+def locked(
+    mode: str,
+    work: Callable[[], object],
+    replay: TopicReplay,
+    *,
+    timeout: float,
+    attempts: int,
+    say: Callable[[str], None],
+    clock: Callable[[], float],
+) -> tuple[Offsets, float]:
+    """In one transaction: lock the live tables, replay up to the end offsets now, ``work()``.
+
+    Returns the end offsets (the cut) and how long the lock was held. Waiting longer than
+    ``timeout`` for the lock (or a deadlock with the live consumer) rolls back and tries again.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            with transaction.atomic():
+                asked_at = clock()
+                _lock(LIVE_TABLES, mode, timeout)
+                locked_at = clock()
+                cut = replay.end_offsets()
+                applied = replay.stats.applied
+                replay.replay_to(cut)
+                drained_at = clock()
+                work()
+                worked_at = clock()
+            held = clock() - locked_at
+            say(
+                f"{mode} lock: waited {locked_at - asked_at:.3f}s, held {held:.3f}s: "
+                f"{replay.stats.applied - applied} events to the cut {drained_at - locked_at:.3f}s, "
+                f"then {worked_at - drained_at:.3f}s, commit {clock() - worked_at:.3f}s"
+            )
+            return cut, held
+        except LockNotAcquired as exc:
+            say(f"could not lock the live tables within {timeout}s (attempt {attempt}): {exc}")
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def rebuild(
     replay: TopicReplay,
     *,
     swap: bool = True,
     lock_timeout: float = 5.0,
     lock_attempts: int = 5,
-    close_enough: int = 500,
+    close_enough: int = 100,
     catch_up_rounds: int = 20,
     say: Callable[[str], None] = logger.info,
     clock: Callable[[], float] = time.monotonic,
@@ -291,6 +338,7 @@ def rebuild(
     Raises :class:`RebuildRefused` before changing anything if the rebuild could not be exact.
     """
     started = clock()
+    lock = partial(locked, replay=replay, timeout=lock_timeout, attempts=lock_attempts, say=say, clock=clock)
     check_preconditions(swap=swap)
     check_history(replay.watermarks())
     create_shadow_tables()
@@ -302,28 +350,20 @@ def rebuild(
             if replay.remaining(replay.end_offsets()) <= close_enough:
                 break
         _analyze(SHADOW_TABLES)
-        mode = "ACCESS EXCLUSIVE" if swap else "SHARE"
-        for attempt in range(1, lock_attempts + 1):
-            try:
-                with transaction.atomic():
-                    locked_at = clock()
-                    _lock(LIVE_TABLES, mode, lock_timeout)
-                    cut = replay.end_offsets()
-                    replay.replay_to(cut)
-                    comparison = compare(LIVE_TABLES, SHADOW_TABLES)
-                    if swap:
-                        swap_tables(LIVE_TABLES, SHADOW_TABLES, OLD_TABLES)
-                lock_seconds = clock() - locked_at
-                break
-            except LockNotAcquired as exc:
-                say(f"could not lock the live tables within {lock_timeout}s (attempt {attempt}): {exc}")
-                if attempt == lock_attempts:
-                    raise
+        # The comparison under SHARE mode: the live consumer waits, the API reads on.
+        comparison: list[Comparison] = []
+        cut, share_seconds = lock("SHARE", lambda: comparison.append(compare(LIVE_TABLES, SHADOW_TABLES)))
+        lock_seconds = 0.0
+        if swap:
+            cut, lock_seconds = lock(
+                "ACCESS EXCLUSIVE", lambda: swap_tables(LIVE_TABLES, SHADOW_TABLES, OLD_TABLES)
+            )
     return RebuildResult(
         swapped=swap,
         cut=cut,
         stats=replay.stats,
-        comparison=comparison,
+        comparison=comparison[0],
+        share_seconds=share_seconds,
         lock_seconds=lock_seconds,
         seconds=clock() - started,
     )

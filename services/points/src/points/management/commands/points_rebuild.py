@@ -95,12 +95,14 @@ class Command(BaseCommand):
             self.stdout.write(f"  customer {diff.customer_id}: {diff.before} -> {diff.after}")
         if result.swapped:
             self.stdout.write(
-                f"Swapped in {result.lock_seconds:.3f}s under lock (total {result.seconds:.1f}s): "
-                f"points_customer and points_order are the rebuilt tables; the replaced ones are kept "
-                f"as {', '.join(OLD_TABLES)} (drop them with --drop-old)."
+                f"Swapped in {result.lock_seconds:.3f}s under lock (total {result.seconds:.1f}s; the "
+                f"comparison held writes back {result.share_seconds:.3f}s): points_customer and "
+                f"points_order are the rebuilt tables; the replaced ones are kept as "
+                f"{', '.join(OLD_TABLES)} (drop them with --drop-old)."
             )
         else:
             self.stdout.write(
-                f"Dry run (total {result.seconds:.1f}s): nothing swapped; the rebuilt tables are "
+                f"Dry run (total {result.seconds:.1f}s; the comparison held writes back "
+                f"{result.share_seconds:.3f}s): nothing swapped; the rebuilt tables are "
                 f"{', '.join(SHADOW_TABLES)} (dropped by --drop-old or the next run)."
             )
