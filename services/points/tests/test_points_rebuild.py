@@ -34,6 +34,7 @@ from points.rebuild import (
     GROUP,
     OLD_TABLES,
     SHADOW_TABLES,
+    LockNotAcquired,
     RebuildRefused,
     _lock,
     create_shadow_tables,
@@ -207,6 +208,33 @@ def test_a_second_swap_is_refused_while_the_old_tables_are_kept(bus: InMemoryBro
     assert rebuild(replay_of(bus)).comparison.awards_differing == 0
 
 
+def connect_other(**options: Any) -> psycopg.Connection[Any]:
+    """A second connection to the test database (another process's, as it were)."""
+    settings = connection.settings_dict
+    return psycopg.connect(
+        dbname=settings["NAME"], user=settings["USER"], password=settings["PASSWORD"],
+        host=settings["HOST"], port=settings["PORT"], **options,
+    )  # fmt: skip
+
+
+def test_a_swap_that_cannot_get_its_lock_gives_up_and_changes_nothing(bus: InMemoryBroker) -> None:
+    stream = Stream(bus)
+    expected, a, _ = given_a_history(stream)
+    execute("UPDATE points_order SET item_count = 1 WHERE customer_id = %s", [a])
+    damaged = awards(expected)
+    said: list[str] = []
+    with connect_other() as other:  # a long transaction holding a conflicting lock throughout
+        other.execute("LOCK TABLE points_order IN ROW EXCLUSIVE MODE")
+
+        with pytest.raises(LockNotAcquired):
+            rebuild(replay_of(bus), lock_timeout=0.1, lock_attempts=2, say=said.append)
+
+        other.rollback()
+    assert len([line for line in said if "could not lock" in line]) == 2
+    assert awards(expected) == damaged
+    assert not table_exists(OLD_TABLES.order)
+
+
 def index_names(table: str) -> list[str]:
     rows = execute("SELECT indexname FROM pg_indexes WHERE tablename = %s ORDER BY indexname", [table])
     return [name for (name,) in rows]
@@ -229,11 +257,7 @@ def test_the_swapped_in_tables_keep_the_index_and_constraint_names_migrations_kn
 
 
 def test_prepared_and_waiting_statements_write_to_the_new_tables_after_the_swap() -> None:
-    settings = connection.settings_dict
-    with psycopg.connect(
-        dbname=settings["NAME"], user=settings["USER"], password=settings["PASSWORD"],
-        host=settings["HOST"], port=settings["PORT"], autocommit=True, prepare_threshold=0,
-    ) as other:  # fmt: skip
+    with connect_other(autocommit=True, prepare_threshold=0) as other:
         upsert = (
             "INSERT INTO points_order (order_id, customer_id, item_count, version, deleted)"
             " VALUES (%s, %s, %s, 1, false) ON CONFLICT (order_id) DO NOTHING"
@@ -254,10 +278,7 @@ def test_prepared_and_waiting_statements_write_to_the_new_tables_after_the_swap(
             writer.start()  # its INSERT now waits for the lock, on the table it resolved
 
             def waiting() -> bool:
-                with psycopg.connect(
-                    dbname=settings["NAME"], user=settings["USER"], password=settings["PASSWORD"],
-                    host=settings["HOST"], port=settings["PORT"], autocommit=True,
-                ) as probe:  # fmt: skip
+                with connect_other(autocommit=True) as probe:
                     row = probe.execute(
                         "SELECT count(*) FROM pg_locks WHERE NOT granted"
                         " AND relation = 'points_order'::regclass AND database ="
