@@ -163,7 +163,7 @@ def test_rebuild_while_the_live_model_serves_keeps_every_award_exact(
     phases = re.findall(r"^(?:SHARE|ACCESS EXCLUSIVE) lock: .*$", result.stdout, re.MULTILINE)
     total = re.search(r"\(total ([\d.]+)s", result.stdout)
     assert len(phases) == 2 and total is not None, result.stdout
-    print(  # noqa: T201 - the figures of docs/decisions/0012 (pytest -s)
+    print(  # noqa: T201 - the figures of docs/decisions/0013 (pytest -s)
         f"\nrebuild: {total.group(1)} s in all; {'; '.join(phases)}; "
         f"{traffic.created} customers with 2 orders created over HTTP meanwhile"
     )
