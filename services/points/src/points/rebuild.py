@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from django.db import OperationalError, connection, transaction
+from django.db.backends.utils import CursorWrapper
 
 from eventing.replay import Offsets, ReplayStats, TopicReplay
 from points.selectors import ITEMS_PER_POINT
@@ -177,25 +178,25 @@ def compare(before: ReadModelTables, after: ReadModelTables, *, examples: int = 
         counts = []
         for name in (before.customer, after.customer, before.order, after.order):
             cursor.execute(f"SELECT count(*) FROM {_q(name)}")
-            counts.append(int(cursor.fetchone()[0]))  # type: ignore[index]
+            counts.append(int(cursor.fetchone()[0]))
         cursor.execute(
             f"SELECT count(*) FROM {b['customer']} x FULL JOIN {a['customer']} y USING (customer_id)"
             " WHERE (x.version, x.deleted) IS DISTINCT FROM (y.version, y.deleted)"
         )
-        customers_differing = int(cursor.fetchone()[0])  # type: ignore[index]
+        customers_differing = int(cursor.fetchone()[0])
         cursor.execute(
             f"SELECT count(*) FROM {b['order']} x FULL JOIN {a['order']} y USING (order_id)"
             " WHERE (x.customer_id, x.item_count, x.version, x.deleted)"
             " IS DISTINCT FROM (y.customer_id, y.item_count, y.version, y.deleted)"
         )
-        orders_differing = int(cursor.fetchone()[0])  # type: ignore[index]
+        orders_differing = int(cursor.fetchone()[0])
         differing = (
             f"WITH x AS ({_AWARDS.format(**b)}), y AS ({_AWARDS.format(**a)})"
             " SELECT customer_id, x.items, y.items FROM x FULL JOIN y USING (customer_id)"
             " WHERE x.items IS DISTINCT FROM y.items"
         )
         cursor.execute(f"SELECT count(*) FROM ({differing}) d")
-        awards_differing = int(cursor.fetchone()[0])  # type: ignore[index]
+        awards_differing = int(cursor.fetchone()[0])
         cursor.execute(f"{differing} ORDER BY customer_id LIMIT %s", [examples])
         rows = cursor.fetchall()
 
@@ -245,11 +246,11 @@ def _old_name(name: str) -> str:
     return f"{name[:59]}_old"
 
 
-def _rename_index(cursor: object, table: str, name: str, new: str, constraint: bool) -> None:
+def _rename_index(cursor: CursorWrapper, table: str, name: str, new: str, constraint: bool) -> None:
     if constraint:  # renaming the constraint renames its index
-        cursor.execute(f"ALTER TABLE {_q(table)} RENAME CONSTRAINT {_q(name)} TO {_q(new)}")  # type: ignore[attr-defined]
+        cursor.execute(f"ALTER TABLE {_q(table)} RENAME CONSTRAINT {_q(name)} TO {_q(new)}")
     else:
-        cursor.execute(f"ALTER INDEX {_q(name)} RENAME TO {_q(new)}")  # type: ignore[attr-defined]
+        cursor.execute(f"ALTER INDEX {_q(name)} RENAME TO {_q(new)}")
 
 
 def swap_tables(live: ReadModelTables, shadow: ReadModelTables, old: ReadModelTables) -> None:
