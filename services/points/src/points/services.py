@@ -5,15 +5,49 @@ incoming.version`` statement: a redelivered or stale event changes nothing, and 
 processes applying events for one key cannot interleave badly. The functions run
 inside the caller's transaction (the handler's, which also records the event id),
 without a savepoint of their own.
+
+They write to the tables :func:`read_model_tables` names: the live ``points_customer`` /
+``points_order``, or, inside :func:`writing_to`, other tables of the same structure (the
+shadow tables a rebuild fills, ``points.rebuild``). Every write of the read model must go
+through here, so that a rebuild runs the very handlers the live consumer runs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextvars import ContextVar
 from typing import Any, NamedTuple, TypeVar
 
 from django.db import connection, transaction
+
+
+class ReadModelTables(NamedTuple):
+    """The names of one copy of the read model's tables."""
+
+    customer: str
+    order: str
+
+
+#: The tables the service reads and the live consumer writes.
+LIVE_TABLES = ReadModelTables("points_customer", "points_order")
+_tables: ContextVar[ReadModelTables] = ContextVar("points_read_model_tables", default=LIVE_TABLES)
+
+
+def read_model_tables() -> ReadModelTables:
+    """The tables the functions of this module write to now."""
+    return _tables.get()
+
+
+@contextlib.contextmanager
+def writing_to(tables: ReadModelTables) -> Iterator[None]:
+    """Within the block, write to ``tables`` instead of the live ones."""
+    token = _tables.set(tables)
+    try:
+        yield
+    finally:
+        _tables.reset(token)
 
 
 class CustomerStateRow(NamedTuple):
@@ -31,7 +65,7 @@ class OrderStateRow(NamedTuple):
 
 
 _CUSTOMER_UPSERT = """
-    INSERT INTO points_customer AS stored (customer_id, version, deleted, updated_at)
+    INSERT INTO {table} AS stored (customer_id, version, deleted, updated_at)
     {source}
     ON CONFLICT (customer_id) DO UPDATE
        SET version = EXCLUDED.version,
@@ -39,15 +73,16 @@ _CUSTOMER_UPSERT = """
            updated_at = EXCLUDED.updated_at
      WHERE stored.version < EXCLUDED.version
 """
-_CUSTOMER_ONE = _CUSTOMER_UPSERT.format(source="VALUES (%s, %s, %s, now())")
-_CUSTOMER_MANY = _CUSTOMER_UPSERT.format(
-    source="""SELECT customer_id, version, deleted, now()
+_CUSTOMER_ONE = _CUSTOMER_UPSERT.replace("{source}", "VALUES (%s, %s, %s, now())")
+_CUSTOMER_MANY = _CUSTOMER_UPSERT.replace(
+    "{source}",
+    """SELECT customer_id, version, deleted, now()
                 FROM unnest(%s::uuid[], %s::bigint[], %s::boolean[])
-                  AS incoming (customer_id, version, deleted)"""
+                  AS incoming (customer_id, version, deleted)""",
 )
 
 _ORDER_UPSERT = """
-    INSERT INTO points_order AS stored
+    INSERT INTO {table} AS stored
            (order_id, customer_id, item_count, version, deleted, updated_at)
     {source}
     ON CONFLICT (order_id) DO UPDATE
@@ -58,13 +93,22 @@ _ORDER_UPSERT = """
            updated_at = EXCLUDED.updated_at
      WHERE stored.version < EXCLUDED.version
 """
-_ORDER_ONE = _ORDER_UPSERT.format(source="VALUES (%s, %s, %s, %s, %s, now())")
-_ORDER_MANY = _ORDER_UPSERT.format(
-    source="""SELECT order_id, customer_id, item_count, version, deleted, now()
+_ORDER_ONE = _ORDER_UPSERT.replace("{source}", "VALUES (%s, %s, %s, %s, %s, now())")
+_ORDER_MANY = _ORDER_UPSERT.replace(
+    "{source}",
+    """SELECT order_id, customer_id, item_count, version, deleted, now()
                 FROM unnest(%s::uuid[], %s::uuid[], %s::bigint[], %s::bigint[],
                             %s::boolean[])
-                  AS incoming (order_id, customer_id, item_count, version, deleted)"""
+                  AS incoming (order_id, customer_id, item_count, version, deleted)""",
 )
+
+
+def _customer_sql(template: str) -> str:
+    return template.replace("{table}", connection.ops.quote_name(read_model_tables().customer))
+
+
+def _order_sql(template: str) -> str:
+    return template.replace("{table}", connection.ops.quote_name(read_model_tables().order))
 
 
 def _execute(sql: str, params: Sequence[Any]) -> int:
@@ -75,24 +119,24 @@ def _execute(sql: str, params: Sequence[Any]) -> int:
 
 @transaction.atomic(savepoint=False)
 def customer_state_apply(*, customer_id: uuid.UUID, version: int) -> bool:
-    return _execute(_CUSTOMER_ONE, (customer_id, version, False)) == 1
+    return _execute(_customer_sql(_CUSTOMER_ONE), (customer_id, version, False)) == 1
 
 
 @transaction.atomic(savepoint=False)
 def customer_delete_apply(*, customer_id: uuid.UUID, version: int) -> bool:
-    return _execute(_CUSTOMER_ONE, (customer_id, version, True)) == 1
+    return _execute(_customer_sql(_CUSTOMER_ONE), (customer_id, version, True)) == 1
 
 
 @transaction.atomic(savepoint=False)
 def order_state_apply(*, order_id: uuid.UUID, customer_id: uuid.UUID, item_count: int, version: int) -> bool:
     params = (order_id, customer_id, item_count, version, False)
-    return _execute(_ORDER_ONE, params) == 1
+    return _execute(_order_sql(_ORDER_ONE), params) == 1
 
 
 @transaction.atomic(savepoint=False)
 def order_delete_apply(*, order_id: uuid.UUID, customer_id: uuid.UUID, item_count: int, version: int) -> bool:
     params = (order_id, customer_id, item_count, version, True)
-    return _execute(_ORDER_ONE, params) == 1
+    return _execute(_order_sql(_ORDER_ONE), params) == 1
 
 
 _Row = TypeVar("_Row", CustomerStateRow, OrderStateRow)
@@ -123,7 +167,7 @@ def customer_states_apply_many(rows: Sequence[CustomerStateRow]) -> int:
     if not batch:
         return 0
     customer_ids, versions, deleted = zip(*batch, strict=True)
-    return _execute(_CUSTOMER_MANY, (list(customer_ids), list(versions), list(deleted)))
+    return _execute(_customer_sql(_CUSTOMER_MANY), (list(customer_ids), list(versions), list(deleted)))
 
 
 @transaction.atomic(savepoint=False)
@@ -136,4 +180,4 @@ def order_states_apply_many(rows: Sequence[OrderStateRow]) -> int:
     if not batch:
         return 0
     columns = [list(column) for column in zip(*batch, strict=True)]
-    return _execute(_ORDER_MANY, columns)
+    return _execute(_order_sql(_ORDER_MANY), columns)

@@ -11,6 +11,8 @@
   full :class:`~eventing.consumer.runner.ConsumerRunner` (retries, dead letters, commits,
   group rebalances with eager or cooperative protocol) with no Kafka.
 * :func:`captured_outbox` keeps outbox rows for the block and returns them decoded.
+* :class:`InMemoryReplayConsumer` reads an :class:`InMemoryBroker` the way
+  :class:`~eventing.replay.TopicReplay` reads Kafka (assigned partitions, no group).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ __all__ = [
     "InMemoryConsumer",
     "InMemoryMessage",
     "InMemoryProducer",
+    "InMemoryReplayConsumer",
     "InMemorySchemaRegistry",
     "captured_outbox",
     "cloudevent_message",
@@ -465,3 +468,54 @@ def cloudevent_message(
         event_type.key_for(data).encode(),
         [(k, v.encode()) for k, v in ce_headers.items()],
     )
+
+
+class InMemoryReplayConsumer:
+    """Assigned partitions of an :class:`InMemoryBroker`, no group: what a replay uses."""
+
+    def __init__(self, broker: InMemoryBroker) -> None:
+        self.broker = broker
+        self.positions: dict[tuple[str, int], int] = {}
+        self.paused: set[tuple[str, int]] = set()
+        self.closed = False
+
+    def list_topics(self, topic: str | None = None, timeout: float = -1) -> Any:
+        from types import SimpleNamespace
+
+        names = [topic] if topic else list(self.broker.topics)
+        partitions = dict.fromkeys(range(self.broker.partitions))
+        return SimpleNamespace(
+            topics={
+                name: SimpleNamespace(partitions=partitions, error=None)
+                for name in names
+                if name in self.broker.topics
+            }
+        )
+
+    def get_watermark_offsets(
+        self, partition: Any, timeout: float | None = None, cached: bool = False
+    ) -> tuple[int, int]:
+        return 0, len(self.broker._topic(partition.topic)[partition.partition])
+
+    def assign(self, partitions: list[Any]) -> None:
+        self.positions = {(tp.topic, tp.partition): max(tp.offset, 0) for tp in partitions}
+
+    def consume(self, num_messages: int = 1, timeout: float = -1) -> list[InMemoryMessage]:
+        batch: list[InMemoryMessage] = []
+        for (topic, partition), position in sorted(self.positions.items()):
+            if (topic, partition) in self.paused:
+                continue
+            log = self.broker._topic(topic)[partition]
+            taken = log[position : position + num_messages - len(batch)]
+            batch.extend(taken)
+            self.positions[(topic, partition)] = position + len(taken)
+        return batch
+
+    def pause(self, partitions: list[Any]) -> None:
+        self.paused.update((tp.topic, tp.partition) for tp in partitions)
+
+    def resume(self, partitions: list[Any]) -> None:
+        self.paused.difference_update((tp.topic, tp.partition) for tp in partitions)
+
+    def close(self) -> None:
+        self.closed = True
