@@ -1,4 +1,4 @@
-"""Rebuilding the read model from the topics while the live one keeps serving (decision 0013).
+"""Rebuilding the read model from the topics while the live one keeps serving (decision 0014).
 
 1. **Shadow tables.** ``points_customer_rebuild`` / ``points_order_rebuild`` are created
    ``LIKE`` the live tables (``INCLUDING ALL``: columns, defaults, indexes, constraints).
