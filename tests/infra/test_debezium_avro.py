@@ -33,6 +33,7 @@ def test_debezium_avro_change_events_decode_in_python(
     database: str,
     connectors: list[tuple[str, str]],
     topics: list[str],
+    residue: list[str],
 ) -> None:
     # Given a table in a fresh database
     conninfo = stack.postgres.conninfo(database)
@@ -42,10 +43,13 @@ def test_debezium_avro_change_events_decode_in_python(
         )
     # and a registry whose global ids differ from its content ids (the same content under
     # two subjects), so a converter writing the wrong kind of id would be caught
-    _register_twice(registry_client, unique_name("stack_dup"))
+    duplicate = unique_name("stack_dup")
+    residue.append(duplicate)
+    _register_twice(registry_client, duplicate)
 
     # When a Debezium connector with Avro values captures it
     name = unique_name("stack_dbz")
+    residue.append(name)  # its topics (the heartbeat's too), the reader's group, the subjects
     topic = f"{name}.public.{TABLE}"
     topics.append(topic)
     connectors.append((name, name))
