@@ -42,6 +42,7 @@ def test_debezium_avro_change_events_decode_in_python(
     database: str,
     connectors: list[tuple[str, str]],
     topics: list[str],
+    residue: list[str],
 ) -> None:
     # Given a table in a fresh database
     conninfo = stack.postgres.conninfo(database)
@@ -54,10 +55,13 @@ def test_debezium_avro_change_events_decode_in_python(
         conn.execute("CREATE TABLE eventing_heartbeat (id smallint PRIMARY KEY, beat_at timestamptz)")
     # and a registry whose global ids differ from its content ids (the same content under
     # two subjects), so a converter writing the wrong kind of id would be caught
-    _register_twice(registry_client, unique_name("stack_dup"))
+    duplicate = unique_name("stack_dup")
+    residue.append(duplicate)
+    _register_twice(registry_client, duplicate)
 
     # When the orders service's table-capture connector captures it
     name = unique_name("stack_dbz")
+    residue.append(name)  # its topics (the heartbeat's too), the reader's group, the subjects
     topic = f"{name}_changes"
     topics.append(topic)
     config = shipped_table_capture(stack, database=database, table=TABLE, name=name, topic=topic)

@@ -63,3 +63,44 @@ def stack_session() -> Iterator[Settings]:
         if started and os.environ.get(KEEP_UP_VAR) != "1":
             logger.info("stopping what the test session started: %s", ", ".join(started))
             api.down(started)
+
+
+def residue(settings: Settings, token: str) -> dict[str, list[str]]:
+    """Kafka topics, consumer groups and registry subjects whose names contain ``token``.
+
+    Tests name what they create with :func:`unique_name`, so a common prefix finds it all: the
+    topics a Debezium connector made (its heartbeat topic too), the groups of the readers,
+    the ``<topic>-value`` subjects the converters and serializers registered.
+    """
+    import httpx
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
+    with httpx.Client(base_url=settings.schema_registry_url.rstrip("/"), timeout=30) as registry:
+        subjects = registry.get("/subjects").raise_for_status().json()
+    return {
+        "topics": sorted(t for t in admin.list_topics(timeout=30).topics if token in t),
+        "groups": sorted(
+            g.group_id for g in admin.list_consumer_groups().result(timeout=30).valid if token in g.group_id
+        ),
+        "subjects": sorted(s for s in subjects if token in s),
+    }
+
+
+def remove_residue(settings: Settings, token: str) -> None:
+    """Delete what :func:`residue` finds for ``token`` (subjects for good: soft, then hard)."""
+    import httpx
+    from confluent_kafka.admin import AdminClient
+
+    found = residue(settings, token)
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
+    if found["topics"]:
+        for future in admin.delete_topics(found["topics"], operation_timeout=30).values():
+            future.exception(timeout=30)  # already gone is fine
+    if found["groups"]:
+        for future in admin.delete_consumer_groups(found["groups"]).values():
+            future.exception(timeout=30)
+    with httpx.Client(base_url=settings.schema_registry_url.rstrip("/"), timeout=30) as registry:
+        for subject in found["subjects"]:
+            registry.delete(f"/subjects/{subject}")
+            registry.delete(f"/subjects/{subject}", params={"permanent": "true"})

@@ -178,6 +178,14 @@ def test_wrong_password_is_401(anonymous_api: APIClient, user: Any) -> None:
         ({**BART, "date_established": "yesterday"}, "date_established"),
         ({**BART, "date_established": 319939200}, "date_established"),
         ({**BART, "date_established": "0001-01-01T00:00:00+01:00"}, "date_established"),
+        # What the schema refuses too (its pattern, type and format): schemathesis checks both.
+        ({**BART, "first_name": "Ba\nrt"}, "first_name"),
+        ({**BART, "last_name": "Simpson\u0085"}, "last_name"),
+        ({**BART, "first_name": "\u3000"}, "first_name"),
+        ({**BART, "last_name": 42}, "last_name"),
+        ({**BART, "date_established": "1980-02-23 00:00:00Z"}, "date_established"),
+        ({**BART, "date_established": "1980-02-23T00:00Z"}, "date_established"),
+        ({**BART, "date_established": "1980-W08-6T00:00:00Z"}, "date_established"),
     ],
 )
 def test_invalid_input_is_400_with_field_errors(api: APIClient, body: dict[str, Any], field: str) -> None:
@@ -225,6 +233,38 @@ def test_unsupported_content_type_is_415(api: APIClient) -> None:
     response = api.post(URL, data="first_name=Bart", content_type="text/plain")
 
     assert response.status_code == 415
+
+
+def test_a_form_body_is_415(api: APIClient) -> None:
+    response = api.post(URL, BART, format="multipart")
+
+    assert response.status_code == 415
+    assert Customer.objects.count() == 0
+
+
+def test_names_are_stored_without_surrounding_white_space(api: APIClient) -> None:
+    body = create(api, {**BART, "first_name": "  Bart ", "last_name": "Simpson\u3000"})
+
+    assert (body["first_name"], body["last_name"]) == ("Bart", "Simpson")
+
+
+def test_an_id_not_in_the_canonical_form_is_404(api: APIClient) -> None:
+    created = create(api)
+
+    response = api.get(f"{URL}{created['id'].replace('-', '')}/")
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+
+
+@pytest.mark.parametrize("query", ["page=last", "page=", "page=1&page=1", "page=0"])
+def test_a_page_that_is_not_one_positive_number_is_404(api: APIClient, query: str) -> None:
+    create(api)
+
+    response = api.get(f"{URL}?{query}")
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Invalid page."}
 
 
 def test_fields_set_by_the_server_are_ignored_on_input(api: APIClient) -> None:

@@ -90,6 +90,14 @@ def test_list_with_a_malformed_customer_filter_is_400(api: APIClient) -> None:
     assert "customer_id" in response.json()
 
 
+@pytest.mark.parametrize("value", ["", CUSTOMER_ID.replace("-", "")])
+def test_list_with_an_empty_or_non_canonical_customer_filter_is_400(api: APIClient, value: str) -> None:
+    response = api.get(f"{URL}?customer_id={value}")
+
+    assert response.status_code == 400
+    assert "customer_id" in response.json()
+
+
 def test_put_replaces_customer_and_item_count(api: APIClient) -> None:
     created = create(api)
     other_customer = str(uuid.uuid4())
@@ -166,6 +174,11 @@ def test_requests_without_credentials_are_401(anonymous_api: APIClient) -> None:
         ({"customer_id": CUSTOMER_ID, "item_count": [3]}, "item_count"),
         ({"customer_id": CUSTOMER_ID, "item_count": 2**31}, "item_count"),
         ({"customer_id": CUSTOMER_ID, "item_count": 10**30}, "item_count"),
+        # What the schema refuses too (integer, uuid): schemathesis checks both.
+        ({"customer_id": CUSTOMER_ID, "item_count": "3"}, "item_count"),
+        ({"customer_id": CUSTOMER_ID, "item_count": 3.0}, "item_count"),
+        ({"customer_id": CUSTOMER_ID.replace("-", ""), "item_count": 1}, "customer_id"),
+        ({"customer_id": "{" + CUSTOMER_ID + "}", "item_count": 1}, "customer_id"),
     ],
 )
 def test_invalid_input_is_400_with_field_errors(api: APIClient, body: dict[str, Any], field: str) -> None:

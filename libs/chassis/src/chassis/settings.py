@@ -168,12 +168,15 @@ def service_settings(
                 "rest_framework.authentication.SessionAuthentication",
             ],
             "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+            # The API speaks JSON: a form body cannot say 3 from "3" or an empty form from a
+            # body that is no object, so its schema could not say what is accepted (415 instead).
+            "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
             "DEFAULT_RENDERER_CLASSES": [
                 "rest_framework.renderers.JSONRenderer",
                 "rest_framework.renderers.BrowsableAPIRenderer",
             ],
             "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-            "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+            "DEFAULT_PAGINATION_CLASS": "chassis.pagination.PageNumberPagination",
             "PAGE_SIZE": 100,
             "EXCEPTION_HANDLER": "chassis.exceptions.exception_handler",
         },
@@ -185,6 +188,11 @@ def service_settings(
             "SWAGGER_UI_DIST": "SIDECAR",
             "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
             "REDOC_DIST": "SIDECAR",
+            # Every operation's error responses, with their bodies (chassis.schema).
+            "POSTPROCESSING_HOOKS": [
+                "drf_spectacular.hooks.postprocess_schema_enums",
+                "chassis.schema.document_error_responses",
+            ],
         },
         # Per process, bounded: the default cache, and the failed-login counters (chassis.auth).
         CACHES={

@@ -9,6 +9,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from chassis.fields import parse_uuid
 from customers.models import Customer
 from customers.selectors import customer_get, customer_list
 from customers.serializers import CustomerInputSerializer, CustomerOutputSerializer
@@ -36,15 +37,16 @@ _ID = OpenApiParameter("customer_id", type=uuid.UUID, location=OpenApiParameter.
 class CustomerViewSet(viewsets.GenericViewSet):
     serializer_class = CustomerOutputSerializer
     lookup_url_kwarg = "customer_id"
+    # Any path segment reaches the view, so a malformed id is this API's JSON 404 (DRF's
+    # default, [^/.]+, leaves "0.5" to Django's HTML 404).
+    lookup_value_regex = "[^/]+"
 
     def get_queryset(self) -> QuerySet[Customer]:
         return customer_list()
 
     def _get(self, raw_id: str) -> Customer:
-        try:
-            customer = customer_get(customer_id=uuid.UUID(raw_id))
-        except ValueError:
-            customer = None
+        customer_id = parse_uuid(raw_id)
+        customer = customer_get(customer_id=customer_id) if customer_id else None
         if customer is None:
             raise NotFound(f"No customer with id {raw_id!r}.")
         return customer

@@ -2,13 +2,15 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from chassis.fields import StrictDateTimeField, TextField
 from customers.models import Customer
 
 
 class CustomerInputSerializer(serializers.Serializer):
-    first_name = serializers.CharField(max_length=100)
-    last_name = serializers.CharField(max_length=100)
-    date_established = serializers.DateTimeField()
+    # Exactly what the schema says: 1-100 characters, no control character, not only white space.
+    first_name = TextField(max_length=100)
+    last_name = TextField(max_length=100)
+    date_established = StrictDateTimeField()
 
 
 class CustomerOutputSerializer(serializers.ModelSerializer):

@@ -9,6 +9,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from chassis.fields import parse_uuid
 from orders.models import Order
 from orders.selectors import order_get, order_list
 from orders.serializers import (
@@ -36,21 +37,23 @@ _ID = OpenApiParameter("order_id", type=uuid.UUID, location=OpenApiParameter.PAT
 class OrderViewSet(viewsets.GenericViewSet):
     serializer_class = OrderOutputSerializer
     lookup_url_kwarg = "order_id"
+    # Any path segment reaches the view, so a malformed id is this API's JSON 404 (DRF's
+    # default, [^/.]+, leaves "0.5" to Django's HTML 404).
+    lookup_value_regex = "[^/]+"
 
     def get_queryset(self) -> QuerySet[Order]:
         return order_list()
 
     def _get(self, raw_id: str) -> Order:
-        try:
-            order = order_get(order_id=uuid.UUID(raw_id))
-        except ValueError:
-            order = None
+        order_id = parse_uuid(raw_id)
+        order = order_get(order_id=order_id) if order_id else None
         if order is None:
             raise NotFound(f"No order with id {raw_id!r}.")
         return order
 
     def list(self, request: Request) -> Response:
-        filters = OrderFilterSerializer(data=request.query_params)
+        # A plain dict: a QueryDict would let "?customer_id=" through as "no filter".
+        filters = OrderFilterSerializer(data=request.query_params.dict())
         filters.is_valid(raise_exception=True)
         page = self.paginate_queryset(order_list(**filters.validated_data))
         return self.get_paginated_response(OrderOutputSerializer(page, many=True).data)

@@ -8,6 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from chassis.fields import parse_uuid
 from points.selectors import award_get
 from points.serializers import AwardSerializer
 
@@ -22,10 +23,8 @@ class AwardApi(APIView):
     )
     def get(self, request: Request, customer_id: str) -> Response:
         """Points awarded to a customer: the items of their orders / 42."""
-        try:
-            points = award_get(customer_id=uuid.UUID(customer_id))
-        except ValueError:
-            points = None
+        parsed = parse_uuid(customer_id)
+        points = award_get(customer_id=parsed) if parsed else None
         if points is None:
             raise NotFound(f"No customer with id {customer_id!r}.")
         return Response(AwardSerializer({"points": points}).data)

@@ -9,4 +9,6 @@ from __future__ import annotations
 
 import pytest
 
-pytest.register_assert_rewrite("chassis.testing.site_contract", "chassis.testing.consumer_contract")
+pytest.register_assert_rewrite(
+    "chassis.testing.api_contract", "chassis.testing.site_contract", "chassis.testing.consumer_contract"
+)

@@ -14,6 +14,7 @@ from django.conf import settings as django_settings
 from django.utils.module_loading import import_string
 from rest_framework.test import APIClient
 
+USERNAME = "alice"
 PASSWORD = "correct horse battery staple"
 
 
@@ -71,8 +72,8 @@ def auth_config(settings: Any) -> Any:
 
 @pytest.fixture
 def user(django_user_model: Any) -> Any:
-    """An ordinary (not staff) user ``alice`` with the password ``PASSWORD``."""
-    return django_user_model.objects.create_user(username="alice", password=PASSWORD)
+    """An ordinary (not staff) user ``USERNAME`` (alice) with the password ``PASSWORD``."""
+    return django_user_model.objects.create_user(username=USERNAME, password=PASSWORD)
 
 
 @pytest.fixture
