@@ -1,7 +1,7 @@
 """``publish()``: write one event into the outbox, inside the caller's transaction.
 
 ``publish_many()`` writes many (e.g. all the events a batch handler derives from one
-consumer batch) with one multi-row ``INSERT`` per chunk instead of one per event.
+consumer batch) with one ``COPY`` instead of one ``INSERT`` per event.
 """
 
 from __future__ import annotations
