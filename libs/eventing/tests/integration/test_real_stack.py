@@ -224,14 +224,16 @@ def run_until(runner: ConsumerRunner, condition: Callable[[], Any], *, timeout: 
 @pytest.mark.slow
 @pytest.mark.timeout(720)
 def test_sigterm_mid_stream_loses_nothing_and_applies_nothing_twice(live_schemas) -> None:
-    # Given many events on the session topic
-    producer = CloudEventProducer(ACCOUNT_STATE, live_schemas)
+    # Given many events on a topic of this test (the consumer processes read it as the test
+    # app's ACCOUNT_STATE topic: EVENTING_TESTS_TOPIC), behind nothing any other test wrote
+    topic = scratch_topic("sigterm")
+    producer = CloudEventProducer(EventType("account_state", topic, ACCOUNT_STATE.schema), live_schemas)
     total = 20_000
     ids = [uuid.uuid4() for _ in range(total)]
     event_ids = [str(uuid.uuid4()) for _ in range(total)]
     for account_id, event_id in zip(ids, event_ids, strict=True):
         producer.producer.produce(
-            ACCOUNT_STATE.topic,
+            topic,
             key=str(account_id).encode(),
             value=AvroCodec.encode(
                 producer.resolved.schema_id, producer.resolved.parsed, account_data(account_id)
@@ -245,11 +247,12 @@ def test_sigterm_mid_stream_loses_nothing_and_applies_nothing_twice(live_schemas
         **os.environ,
         "EVENTING_TEST_DATABASE_URL": _test_database_url(),
         "EVENTING_TEST_BATCH_SIZE": "20",  # many small transactions: SIGTERM lands mid-stream
+        "EVENTING_TESTS_TOPIC": topic,
         "PYTHONPATH": str(HERE.parent),
     }
     command = [
         *(sys.executable, "-m", "django", "eventing_consume", "--settings", "tests.settings"),
-        *("--group", group, "--topic", ACCOUNT_STATE.topic),
+        *("--group", group, "--topic", topic),
     ]
     members: list[subprocess.Popen[bytes]] = []
 
@@ -260,10 +263,17 @@ def test_sigterm_mid_stream_loses_nothing_and_applies_nothing_twice(live_schemas
 
     mine = AccountProjection.objects.filter(account_id__in=ids)
     try:
-        # When a consumer is stopped with SIGTERM while it is working through them (the session
-        # topic holds earlier tests' events too: on a loaded machine reaching ours takes a while)
+        # When a consumer is stopped with SIGTERM while it is working through them
         first = start()
-        eventually(lambda: mine.count() > 0, timeout=180, what="the consumer to start applying")
+
+        def started() -> bool:
+            if first.poll() is not None:  # it died: say why
+                raise AssertionError(
+                    f"the consumer exited {first.returncode}: {first.stderr.read()[-3000:]!r}"
+                )  # type: ignore[union-attr]
+            return mine.count() > 0
+
+        eventually(started, timeout=180, what="the consumer to start applying")
         first.send_signal(signal.SIGTERM)
         _, stderr = first.communicate(timeout=60)
         assert first.returncode == 0, stderr.decode()[-2000:]
