@@ -9,9 +9,8 @@ chromedriver are Debian's, installed on first use (``stack.install.ensure_chromi
 from __future__ import annotations
 
 import os
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -19,20 +18,11 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
+from eventing.testing import eventually
+
 PUBLISHED = "public_order_entity_events"
 CDC = "private_orders_order_cdc"
 GROUP = "orders.translator"
-
-
-def until(condition: Callable[[], Any], *, timeout: float, what: str, interval: float = 0.25) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout:.0f}s: {what}")
-        time.sleep(interval)
 
 
 @pytest.mark.integration
@@ -115,7 +105,9 @@ def test_page_renders_the_flow_and_an_end_offset_grows_without_reloading(
     browser.find_element("name", "username").send_keys("flow-admin")
     browser.find_element("name", "password").send_keys("flow-admin-password")
     browser.find_element("css selector", "[type=submit]").click()
-    until(lambda: browser.current_url.endswith("/eventing/flow/"), timeout=15, what="the flow page opens")
+    eventually(
+        lambda: browser.current_url.endswith("/eventing/flow/"), timeout=15, what="the flow page opens"
+    )
 
     # Rendered by the server: every section, with real values.
     assert value(browser, "connector-state-orders-outbox") == "RUNNING"
@@ -141,7 +133,7 @@ def test_page_renders_the_flow_and_an_end_offset_grows_without_reloading(
     )
     assert response.status_code == 201, response.text
 
-    after = until(
+    after = eventually(
         lambda: (v := int(value(browser, f"topic-end-{PUBLISHED}") or -1)) > before and v,
         timeout=60,
         what=f"the end offset of {PUBLISHED} on the page grows past {before}",

@@ -299,6 +299,25 @@ class _TopicPartition:
         return f"TopicPartition({self.topic!r}, {self.partition}, {self.offset})"
 
 
+def _take(
+    broker: InMemoryBroker,
+    positions: dict[tuple[str, int], int],
+    paused: set[tuple[str, int]],
+    num_messages: int,
+) -> list[InMemoryMessage]:
+    """Up to ``num_messages`` from the unpaused partitions at ``positions``, advancing them."""
+    batch: list[InMemoryMessage] = []
+    for (topic, partition), position in sorted(positions.items()):
+        if (topic, partition) in paused:
+            continue
+        taken = broker._topic(topic)[partition][position : position + num_messages - len(batch)]
+        batch.extend(taken)
+        positions[(topic, partition)] = position + len(taken)
+        if len(batch) >= num_messages:
+            break
+    return batch
+
+
 class InMemoryConsumer:
     """A member of a consumer group on an :class:`InMemoryBroker`.
 
@@ -368,17 +387,7 @@ class InMemoryConsumer:
 
     def consume(self, num_messages: int = 1, timeout: float = -1) -> list[InMemoryMessage]:
         self._serve_rebalance()
-        batch: list[InMemoryMessage] = []
-        for (topic, partition), position in sorted(self.positions.items()):
-            if (topic, partition) in self.paused:
-                continue
-            log = self.broker._topic(topic)[partition]
-            taken = log[position : position + num_messages - len(batch)]
-            batch.extend(taken)
-            self.positions[(topic, partition)] = position + len(taken)
-            if len(batch) >= num_messages:
-                break
-        return batch
+        return _take(self.broker, self.positions, self.paused, num_messages)
 
     def commit(self, *, offsets: list[Any], asynchronous: bool = True) -> None:
         self.commits += 1
@@ -501,15 +510,7 @@ class InMemoryReplayConsumer:
         self.positions = {(tp.topic, tp.partition): max(tp.offset, 0) for tp in partitions}
 
     def consume(self, num_messages: int = 1, timeout: float = -1) -> list[InMemoryMessage]:
-        batch: list[InMemoryMessage] = []
-        for (topic, partition), position in sorted(self.positions.items()):
-            if (topic, partition) in self.paused:
-                continue
-            log = self.broker._topic(topic)[partition]
-            taken = log[position : position + num_messages - len(batch)]
-            batch.extend(taken)
-            self.positions[(topic, partition)] = position + len(taken)
-        return batch
+        return _take(self.broker, self.positions, self.paused, num_messages)
 
     def pause(self, partitions: list[Any]) -> None:
         self.paused.update((tp.topic, tp.partition) for tp in partitions)
