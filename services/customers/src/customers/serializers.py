@@ -3,6 +3,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from chassis.fields import StrictDateTimeField, TextField
+from chassis.serializers import CachedFieldsMixin
 from customers.models import Customer
 
 
@@ -13,7 +14,7 @@ class CustomerInputSerializer(serializers.Serializer):
     date_established = StrictDateTimeField()
 
 
-class CustomerOutputSerializer(serializers.ModelSerializer):
+class CustomerOutputSerializer(CachedFieldsMixin, serializers.ModelSerializer):
     class Meta:
         model = Customer
         fields = (

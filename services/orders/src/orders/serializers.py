@@ -3,6 +3,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from chassis.fields import StrictIntegerField, StrictUUIDField
+from chassis.serializers import CachedFieldsMixin
 from orders.models import Order
 
 MAX_ITEM_COUNT = 2_147_483_647  # the column is a PostgreSQL integer
@@ -18,7 +19,7 @@ class OrderFilterSerializer(serializers.Serializer):
     customer_id = StrictUUIDField(required=False)
 
 
-class OrderOutputSerializer(serializers.ModelSerializer):
+class OrderOutputSerializer(CachedFieldsMixin, serializers.ModelSerializer):
     class Meta:
         model = Order
         fields = ("id", "customer_id", "date_placed", "item_count")

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from chassis.serializers import CachedFieldsMixin
 
-class AwardSerializer(serializers.Serializer):
+
+class AwardSerializer(CachedFieldsMixin, serializers.Serializer):
     points = serializers.FloatField(read_only=True)
