@@ -45,6 +45,7 @@ import psycopg
 from common import ROOT, write_result
 
 SERVICE_DIR = ROOT / "services" / "customers"
+CORES = os.cpu_count() or 1
 DATABASE = "customer_bench_http"
 USERNAME = "bench"
 PASSWORD = "bench-P@ssw0rd-1"  # noqa: S105  (a throwaway user in a throwaway database)
@@ -124,8 +125,11 @@ def manage(env: dict[str, str], *args: str) -> str:
 
 
 @contextlib.contextmanager
-def gunicorn(env: dict[str, str], *, port: int, log_dir: Path, name: str) -> Iterator[str]:
-    """The customers service under its own gunicorn config on ``port``, until the block ends."""
+def gunicorn(env: dict[str, str], *, port: int, log_dir: Path, name: str) -> Iterator[tuple[str, int]]:
+    """The customers service under its own gunicorn config on ``port``, until the block ends.
+
+    Yields its URL and the master's pid (its workers are the master's children).
+    """
     log = log_dir / f"{name}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -150,7 +154,7 @@ def gunicorn(env: dict[str, str], *, port: int, log_dir: Path, name: str) -> Ite
             if time.monotonic() > deadline:
                 raise SystemExit(f"gunicorn ({name}) not ready on {url} in 60 s:\n{log.read_text()[-3000:]}")
             time.sleep(0.1)
-        yield url
+        yield url, process.pid
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
@@ -159,6 +163,50 @@ def gunicorn(env: dict[str, str], *, port: int, log_dir: Path, name: str) -> Ite
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of one process (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError):
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+    return found
+
+
+def cpu_snapshot(server_pid: int, database_url: str) -> dict[str, dict[int, float]]:
+    """CPU seconds so far of the gunicorn master and workers, and of the database's backends."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+    server = [server_pid, *_children(server_pid)]
+    return {
+        "server": {pid: _cpu_seconds(pid) for pid in server},
+        "database": {row[0]: _cpu_seconds(row[0]) for row in rows},
+    }
+
+
+def cpu_used(before: dict[str, dict[int, float]], after: dict[str, dict[int, float]]) -> dict[str, float]:
+    """CPU seconds spent between two snapshots, per side (processes seen in either)."""
+    used = {}
+    for side in ("server", "database"):
+        pids = set(before[side]) | set(after[side])
+        used[side] = sum(after[side].get(pid, 0.0) - before[side].get(pid, 0.0) for pid in pids)
+    return used
 
 
 def load(
@@ -232,6 +280,11 @@ def main() -> None:
         default="naive,cached,token,ceiling",
         help="comma-separated subset of naive,cached,token,ceiling",
     )
+    parser.add_argument(
+        "--gunicorn-args",
+        default="",
+        help="extra gunicorn options for every variant (GUNICORN_CMD_ARGS), e.g. '--threads 4'",
+    )
     parser.add_argument("--naive-port", type=int, default=18001)
     parser.add_argument("--cached-port", type=int, default=18002)
     args = parser.parse_args()
@@ -252,6 +305,7 @@ def main() -> None:
             "DJANGO_DEBUG": "0",  # DEBUG records every query: not what runs in production
             "LOG_LEVEL": "WARNING",
             "WEB_CONCURRENCY": str(args.workers),
+            "GUNICORN_CMD_ARGS": args.gunicorn_args,
             "DEV_SUPERUSER_USERNAME": USERNAME,
             "DEV_SUPERUSER_PASSWORD": PASSWORD,
         }
@@ -274,15 +328,17 @@ def main() -> None:
             "duration_s": args.duration,
             "connections": args.connections,
             "gunicorn_workers": args.workers,
+            "gunicorn_args": args.gunicorn_args,
         }
         for name, server_env, port, authorization, path in variants:
-            with gunicorn(server_env, port=port, log_dir=log_dir, name=name) as url:
+            with gunicorn(server_env, port=port, log_dir=log_dir, name=name) as (url, pid):
                 if path == CREATE:
                     check_create(url, authorization)
                 if name != "naive":
                     # Warm-up: every worker verifies the credential once, opens its connection.
                     load(wrk, url, authorization, duration=2, connections=args.connections,
                          threads=args.threads, script=script, path=path)  # fmt: skip
+                before = cpu_snapshot(pid, database_url)
                 results[name] = load(
                     wrk,
                     url,
@@ -293,17 +349,27 @@ def main() -> None:
                     script=script,
                     path=path,
                 )
+                used = cpu_used(before, cpu_snapshot(pid, database_url))
+                served = max(results[name]["requests"], 1)
+                results[name]["server_cpu_ms"] = round(used["server"] * 1000 / served, 3)
+                results[name]["database_cpu_ms"] = round(used["database"] * 1000 / served, 3)
+                # What the server and its database alone would serve on every core of this
+                # machine: a figure the other load on a shared machine does not change much.
+                per_request = (used["server"] + used["database"]) / served
+                results[name]["capacity_per_s"] = round(CORES / per_request) if per_request else None
         with psycopg.connect(database_url) as conn:
             row = conn.execute("SELECT count(*) FROM customers_customer").fetchone()
             results["customers_created"] = row[0] if row else 0
     print(
-        f"\nPOST /api/customers/ (customer + outbox row), gunicorn {args.workers} workers, "
+        f"\nPOST /api/customers/ (customer + outbox row), gunicorn {args.workers} workers"
+        f"{' ' + args.gunicorn_args if args.gunicorn_args else ''}, "
         f"wrk {args.connections} connections, {args.duration} s per variant "
         f"(ceiling: unauthenticated GET {CEILING})"
     )
     print(
         f"{'variant':<8} {'requests':>9} {'req/s':>8} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8}"
-        f" {'max ms':>8} {'non-2xx':>8} {'vs naive':>9}"
+        f" {'max ms':>8} {'non-2xx':>8} {'vs naive':>9} {'cpu ms/req':>11} {'db ms/req':>10}"
+        f" {f'capacity ({CORES} cores)':>18}"
     )
     naive_rate = results["naive"]["per_s"] or 1.0 if "naive" in results else None
     for name, *_ in variants:
@@ -313,7 +379,14 @@ def main() -> None:
             f"{name:<8} {figures['requests']:>9} {figures['per_s']:>8.0f} {figures['p50_ms']:>8.1f}"
             f" {figures['p90_ms']:>8.1f} {figures['p99_ms']:>8.1f} {figures['max_ms']:>8.1f}"
             f" {figures['non_2xx'] + figures['socket_errors']:>8} {figures['vs_naive'] or 0:>8.1f}x"
+            f" {figures['server_cpu_ms']:>11.2f} {figures['database_cpu_ms']:>10.2f}"
+            f" {figures['capacity_per_s'] or 0:>14}/s"
         )
+    print(
+        "cpu ms/req: CPU of the gunicorn master and workers per request; db ms/req: of the"
+        " database's backends; capacity: requests/s those two alone would serve on every core"
+        f" (load average during the run: {os.getloadavg()[0]:.1f})"
+    )
     failed = sum(results[name]["non_2xx"] + results[name]["socket_errors"] for name, *_ in variants)
     print(f"customers created: {results['customers_created']}; failed requests: {failed}")
     print(f"\nresult: {write_result('http_auth', results)}")
