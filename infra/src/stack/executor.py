@@ -130,9 +130,9 @@ class ProcessComponent:
     ``probe`` says when it is ready; ``ports`` are checked to be free before it starts.
     ``prepare`` hooks run before every start (write config files, initialise data dirs: they
     must be idempotent); ``after_ready`` hooks run after every successful start or when it was
-    already up (create databases...). ``stop_argv``, when given, is tried before SIGTERM
-    (``pg_ctl stop -m fast``); otherwise SIGTERM goes to the process group, then SIGKILL after
-    ``stop_timeout`` seconds.
+    already up (create databases...). ``stop_argv``, when given, is tried first
+    (``pg_ctl stop -m fast``); without one, or when it cannot run or fails, SIGTERM goes to the
+    process group. Either way SIGKILL follows after ``stop_timeout`` seconds.
     """
 
     name: str
@@ -194,9 +194,7 @@ class ProcessComponent:
             logger.info("%s: not running", self.name)
             return
         logger.info("%s: stopping pid %d", self.name, pid)
-        if self.stop_argv is not None:
-            self._run_stop_command(self.stop_argv)
-        else:
+        if self.stop_argv is None or not self._run_stop_command(self.stop_argv):
             _signal_group(pid, signal.SIGTERM)
         if not _wait_exit(pid, self.stop_timeout):
             logger.warning("%s: still running after %.0fs, killing", self.name, self.stop_timeout)
@@ -280,9 +278,10 @@ class ProcessComponent:
             f"see {self.log_file}"
         )
 
-    def _run_stop_command(self, stop_argv: Sequence[str]) -> None:
+    def _run_stop_command(self, stop_argv: Sequence[str]) -> bool:
+        """Run the graceful stop command; False when it could not run or failed."""
         try:
-            subprocess.run(
+            result = subprocess.run(
                 list(stop_argv),
                 stdin=subprocess.DEVNULL,
                 capture_output=True,
@@ -294,6 +293,17 @@ class ProcessComponent:
             )
         except (OSError, subprocess.TimeoutExpired) as exc:
             logger.warning("%s: stop command failed (%s); signalling instead", self.name, exc)
+            return False
+        if result.returncode != 0:
+            output = (result.stderr or result.stdout).decode(errors="replace").strip().splitlines()
+            logger.warning(
+                "%s: stop command exited %d (%s); signalling instead",
+                self.name,
+                result.returncode,
+                output[-1] if output else "no output",
+            )
+            return False
+        return True
 
 
 @dataclass
