@@ -93,7 +93,7 @@ def http_server(routes: dict[str, tuple[int, str]]) -> Iterator[str]:
     body), 404 otherwise; yields its base URL."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_GET(self) -> None:
             status, body = routes.get(self.path, (404, "not found"))
             data = body.encode()
             self.send_response(status)
@@ -101,7 +101,7 @@ def http_server(routes: dict[str, tuple[int, str]]) -> Iterator[str]:
             self.end_headers()
             self.wfile.write(data)
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             """Quiet: the test output is not the place for access logs."""
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)

@@ -39,7 +39,13 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty STACK_HOME, and no attach variables from the caller's shell."""
     for spec in PORTS.values():
         monkeypatch.delenv(spec.env_var, raising=False)
-    for var in ("POSTGRES_URL", "KAFKA_BOOTSTRAP_SERVERS", "SCHEMA_REGISTRY_URL", "APICURIO_REGISTRY_URL", "CONNECT_URL"):
+    for var in (
+        "POSTGRES_URL",
+        "KAFKA_BOOTSTRAP_SERVERS",
+        "SCHEMA_REGISTRY_URL",
+        "APICURIO_REGISTRY_URL",
+        "CONNECT_URL",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("STACK_HOME", str(tmp_path / "stack"))
     assert Settings.from_env().paths.home == tmp_path / "stack"
@@ -95,13 +101,17 @@ def test_status_of_named_components_shows_only_those(home: Path, capsys: pytest.
     assert names == ["kafka", "orders-consumer"]  # in start order, not the order asked
 
 
-def test_status_of_an_unknown_component_is_a_one_line_error(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_status_of_an_unknown_component_is_a_one_line_error(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = main(["status", "zookeeper"])
 
     captured = capsys.readouterr()
     assert code == 1
     assert captured.out == ""
-    assert captured.err == f"stack: error: unknown component(s) zookeeper; known: {', '.join(ALL_COMPONENTS)}\n"
+    assert (
+        captured.err == f"stack: error: unknown component(s) zookeeper; known: {', '.join(ALL_COMPONENTS)}\n"
+    )
 
 
 def test_a_bad_port_variable_is_a_one_line_error(
@@ -112,7 +122,9 @@ def test_a_bad_port_variable_is_a_one_line_error(
     code = main(["status"])
 
     assert code == 1
-    assert capsys.readouterr().err == "stack: error: CONNECT_PORT='80830' is not a TCP port number (1-65535)\n"
+    assert (
+        capsys.readouterr().err == "stack: error: CONNECT_PORT='80830' is not a TCP port number (1-65535)\n"
+    )
 
 
 def test_env_prints_shell_exports_of_our_endpoints(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -167,10 +179,15 @@ def test_logs_follow_without_any_log_is_an_error(home: Path, capsys: pytest.Capt
     code = main(["logs", "-f", "kafka"])
 
     assert code == 1
-    assert capsys.readouterr().err == f"stack: error: no log files yet in {home / 'logs'}; run `stack up` first\n"
+    assert (
+        capsys.readouterr().err
+        == f"stack: error: no log files yet in {home / 'logs'}; run `stack up` first\n"
+    )
 
 
-def test_reset_without_yes_refuses_and_deletes_nothing(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_reset_without_yes_refuses_and_deletes_nothing(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (home / "data" / "kafka").mkdir(parents=True)
 
     code = main(["reset"])
@@ -198,7 +215,9 @@ def test_install_of_an_unknown_component_is_refused_before_any_download(
     home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["install", "kafak"]) == 1
-    assert capsys.readouterr().err.startswith("stack: error: unknown component(s) kafak; known: postgres, kafka,")
+    assert capsys.readouterr().err.startswith(
+        "stack: error: unknown component(s) kafak; known: postgres, kafka,"
+    )
 
 
 def test_down_of_nothing_running_succeeds(home: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -105,10 +105,14 @@ def test_status_of_a_running_healthy_component_is_up(tmp_path: Path, started: li
     assert status.line().endswith("healthy")
 
 
-def test_the_process_runs_detached_with_its_env_and_cwd(tmp_path: Path, started: list[ProcessComponent]) -> None:
+def test_the_process_runs_detached_with_its_env_and_cwd(
+    tmp_path: Path, started: list[ProcessComponent]
+) -> None:
     workdir = tmp_path / "work"
     workdir.mkdir()
-    fake = component(tmp_path, "--env", "FAKE_SETTING", env={"FAKE_SETTING": "from-the-component"}, cwd=workdir)
+    fake = component(
+        tmp_path, "--env", "FAKE_SETTING", env={"FAKE_SETTING": "from-the-component"}, cwd=workdir
+    )
     started.append(fake)
 
     fake.start()
@@ -342,8 +346,7 @@ def test_a_process_exiting_during_start_up_names_its_last_log_line_and_leaves_no
         fake.start()
 
     assert str(raised.value) == (
-        "fake exited during start-up; last log line: 'FATAL: data directory is locked'; "
-        f"see {fake.log_file}"
+        f"fake exited during start-up; last log line: 'FATAL: data directory is locked'; see {fake.log_file}"
     )
     assert not fake.pid_file.exists()
 
@@ -570,7 +573,9 @@ class TestExternalComponent:
             attached.start()
 
         message = str(raised.value)
-        assert message.startswith(f"postgres: POSTGRES_URL=db.example:{port} is not reachable (127.0.0.1:{port}: ")
+        assert message.startswith(
+            f"postgres: POSTGRES_URL=db.example:{port} is not reachable (127.0.0.1:{port}: "
+        )
         assert message.endswith("start that server, or unset POSTGRES_URL to run a local postgres")
         status = attached.status()
         assert status.state == "unreachable"

