@@ -419,7 +419,9 @@ def _consumer(service: Any) -> list[dict[str, Any]]:
                             "envFrom": ENDPOINTS_CONFIGMAP,
                             # CONSUMER_METRICS_ADDRESS: the pod's interfaces, for Prometheus.
                             "env": _service_env(
-                                service, "localhost", {"name": "CONSUMER_METRICS_ADDRESS", "value": "0.0.0.0"}
+                                service,
+                                "localhost",
+                                {"name": "CONSUMER_METRICS_ADDRESS", "value": "0.0.0.0"},  # noqa: S104 (in a pod)
                             ),
                             "startupProbe": {
                                 "httpGet": health_consumer,
