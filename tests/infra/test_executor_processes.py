@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from stack.executor import (
     ProcessComponent,
     ensure_free_disk,
     last_line,
+    port_holder,
 )
 from stack.probes import NotReady, TcpProbe
 from stack.settings import StackPaths
@@ -388,7 +390,12 @@ def test_a_failing_argv_check_stops_the_start_with_its_message(tmp_path: Path) -
     assert not fake.pid_file.exists()
 
 
-def test_a_taken_port_names_the_port_the_component_and_both_variables(tmp_path: Path) -> None:
+def _holder_of_this_process() -> str:
+    command = " ".join(a.decode() for a in Path("/proc/self/cmdline").read_bytes().split(b"\0") if a)
+    return f"pid {os.getpid()}: {command[:120]}"
+
+
+def test_a_taken_port_names_the_port_the_component_the_holder_and_both_variables(tmp_path: Path) -> None:
     with listening() as squatter:
         port = squatter.getsockname()[1]
         fake = component(tmp_path, ports=[PortBinding(port, "FAKE_PORT", "FAKE_URL")])
@@ -396,10 +403,41 @@ def test_a_taken_port_names_the_port_the_component_and_both_variables(tmp_path: 
             fake.start()
 
     assert str(raised.value) == (
-        f"port {port} needed by fake is already in use by another process (Address already in use); "
+        f"port {port} needed by fake is already in use by another process ({_holder_of_this_process()}); "
         "set FAKE_PORT to a free port, or set FAKE_URL to use that server"
     )
     assert not fake.log_file.exists(), "nothing was started"
+
+
+def test_a_port_taken_by_another_program_names_its_pid_and_command_line(
+    tmp_path: Path, started: list[ProcessComponent]
+) -> None:
+    squatter = component(tmp_path, name="squatter")
+    started.append(squatter)
+    squatter.start()
+    port = squatter.ports[0].port
+    fake = component(tmp_path, ports=[PortBinding(port, "FAKE_PORT")])
+
+    with pytest.raises(StackError) as raised:
+        fake.start()
+
+    argv = " ".join(squatter.argv)  # type: ignore[arg-type]
+    assert f"already in use by another process (pid {squatter.running_pid()}: {argv}); " in str(raised.value)
+
+
+def test_a_port_bound_but_not_listening_falls_back_to_the_system_error(tmp_path: Path) -> None:
+    with socket.socket() as bound:
+        bound.bind(("127.0.0.1", 0))  # no listen(): /proc shows no listener to name
+        port = bound.getsockname()[1]
+        fake = component(tmp_path, ports=[PortBinding(port, "FAKE_PORT")])
+        with pytest.raises(StackError) as raised:
+            fake.start()
+
+    assert "already in use by another process (Address already in use); set FAKE_PORT" in str(raised.value)
+
+
+def test_port_holder_of_a_free_port_is_none() -> None:
+    assert port_holder(free_port()) is None
 
 
 def test_a_taken_port_without_an_attach_variable_only_names_the_port_variable(tmp_path: Path) -> None:

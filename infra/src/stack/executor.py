@@ -378,10 +378,41 @@ def _ensure_port_free(name: str, binding: PortBinding) -> None:
             sock.bind((LOOPBACK, binding.port))
         except OSError as exc:
             attach = f", or set {binding.attach_var} to use that server" if binding.attach_var else ""
+            holder = port_holder(binding.port)
             raise StackError(
                 f"port {binding.port} needed by {name} is already in use by another process "
-                f"({exc.strerror}); set {binding.env_var} to a free port{attach}"
+                f"({holder or exc.strerror}); set {binding.env_var} to a free port{attach}"
             ) from exc
+
+
+def port_holder(port: int) -> str | None:
+    """``pid 4242: python3 -m http.server 9092`` for the process listening on TCP ``port``, when
+    ``/proc`` shows it (its socket in ``/proc/net/tcp*``, then the process holding that socket;
+    another user's processes are visible to root only); else ``None``."""
+    sockets = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            # local_address is hex "ADDR:PORT"; state 0A is LISTEN; field 9 the socket's inode
+            if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                sockets.add(f"socket:[{fields[9]}]")
+    if not sockets:
+        return None
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if any(os.readlink(fd) in sockets for fd in (proc / "fd").iterdir()):
+                argv = (proc / "cmdline").read_bytes().split(b"\0")
+                command = " ".join(a.decode(errors="replace") for a in argv if a)
+                return f"pid {proc.name}: {command[:120]}"
+        except OSError:
+            continue
+    return None
 
 
 def _open_log(path: Path, argv: Sequence[str]) -> IO[bytes]:
