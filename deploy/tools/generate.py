@@ -19,6 +19,13 @@ What is generated, and from what:
   with its Maven Central URL and SHA-512.
 * ``consumers.yaml``: a patch setting each consumer Deployment's
   ``terminationGracePeriodSeconds`` from ``EVENTING['CONSUMER_SHUTDOWN_TIMEOUT']``.
+* ``services.yaml``: each service's API Deployment, Service and PodDisruptionBudget and, when
+  its ``[tool.stack.consumer]`` names a group, the consumer Deployment and its PDB, from the
+  ``[tool.stack]`` tables of ``services/*/pyproject.toml`` alone (``stack.discovery``, as the
+  local stack, the Makefile and the test runner find the services). A new service folder is a
+  new set of workloads: nothing outside the folder names it.
+
+``--only services`` writes (or checks) ``services.yaml`` alone: no Django, no Maven.
 """
 
 from __future__ import annotations
@@ -82,10 +89,11 @@ class GenerateError(RuntimeError):
 
 
 def services() -> Sequence[Any]:
-    """The services and their consumer groups, as the local stack runs them."""
-    from stack.services import SERVICES
+    """The services of this checkout (``services/*/pyproject.toml`` with ``[tool.stack]``), as
+    the local stack discovers them."""
+    from stack.discovery import discover
 
-    return SERVICES
+    return discover(REPO / "services")
 
 
 def introspect(service: str, groups: Sequence[str], env: Mapping[str, str]) -> dict[str, Any]:
@@ -239,6 +247,249 @@ def consumer_patch(groups: Mapping[str, tuple[str, float]]) -> list[dict[str, An
     return patches
 
 
+# --- the services' workloads, from their [tool.stack] tables ----------------------------------
+
+#: The port gunicorn listens on in every pod (``GUNICORN_CMD_ARGS`` in ``eventing-endpoints``),
+#: and the one a consumer serves its own /metrics on (``eventing_consume --metrics-port``).
+WEB_PORT = 8000
+CONSUMER_METRICS_PORT = 9100
+
+
+def _labels(service: str, component: str | None = None, **extra: str) -> dict[str, str]:
+    labels = {"app.kubernetes.io/name": service}
+    if component is not None:
+        labels["app.kubernetes.io/component"] = component
+    return {**labels, "app.kubernetes.io/part-of": "eventing", **extra}
+
+
+def _selector(service: str, component: str) -> dict[str, str]:
+    return {"app.kubernetes.io/name": service, "app.kubernetes.io/component": component}
+
+
+def _service_env(service: Any, allowed_hosts: str, *extra: dict[str, Any]) -> list[dict[str, Any]]:
+    """The variables of every container of ``service`` (besides the ``eventing-endpoints``
+    ConfigMap): its settings module, its database URL and secret key (from its Secrets)."""
+    return [
+        {"name": "DJANGO_SETTINGS_MODULE", "value": service.settings_module},
+        {
+            "name": "DATABASE_URL",
+            "valueFrom": {"secretKeyRef": {"name": f"{service.name}-db", "key": "url"}},
+        },
+        {
+            "name": "DJANGO_SECRET_KEY",
+            "valueFrom": {"secretKeyRef": {"name": f"{service.name}-django", "key": "secret-key"}},
+        },
+        {"name": "DJANGO_ALLOWED_HOSTS", "value": allowed_hosts},
+        *extra,
+    ]
+
+
+def _http_get(path: str, port: int | str) -> dict[str, Any]:
+    # Probes send Host: localhost, an allowed host of every container.
+    return {"path": path, "port": port, "httpHeaders": [{"name": "Host", "value": "localhost"}]}
+
+
+ENDPOINTS_CONFIGMAP = [{"configMapRef": {"name": "eventing-endpoints"}}]
+
+
+def _web(service: Any) -> list[dict[str, Any]]:
+    """The API: gunicorn on :8000 (GUNICORN_CMD_ARGS binds it to the pod address), its Service
+    and a PDB. Its probes only need the database, so Kafka or the registry being down does not
+    take it out of the Service."""
+    name, image = service.name, f"eventing/{service.name}"
+    env = _service_env(service, f"localhost,{name}")
+    health_database = _http_get("/health/?only=database", "http")
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "labels": _labels(name, "web")},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": _selector(name, "web")},
+            "template": {
+                "metadata": {
+                    "labels": _labels(name, "web"),
+                    # /metrics: the sum over gunicorn's workers (docs/metrics.md).
+                    "annotations": {
+                        "prometheus.io/scrape": "true",
+                        "prometheus.io/port": str(WEB_PORT),
+                        "prometheus.io/path": "/metrics",
+                    },
+                },
+                "spec": {
+                    # gunicorn's graceful timeout (30 s) after the 5 s preStop pause, plus margin.
+                    "terminationGracePeriodSeconds": 40,
+                    "initContainers": [
+                        {
+                            "name": "migrate",
+                            "image": image,
+                            "command": ["python", "-m", "django", "migrate", "--no-input"],
+                            "envFrom": ENDPOINTS_CONFIGMAP,
+                            "env": env,
+                        }
+                    ],
+                    "containers": [
+                        {
+                            "name": "web",
+                            "image": image,
+                            "command": ["python", "-m", "gunicorn", "-c", "gunicorn.conf.py"],
+                            "ports": [{"name": "http", "containerPort": WEB_PORT}],
+                            "envFrom": ENDPOINTS_CONFIGMAP,
+                            "env": env,
+                            "startupProbe": {
+                                "httpGet": health_database,
+                                "periodSeconds": 2,
+                                "failureThreshold": 60,
+                            },
+                            "readinessProbe": {"httpGet": health_database, "periodSeconds": 5},
+                            "livenessProbe": {
+                                "httpGet": health_database,
+                                "periodSeconds": 10,
+                                "failureThreshold": 6,
+                            },
+                            # Let the endpoints controller take the pod out of the Service before
+                            # gunicorn stops.
+                            "lifecycle": {"preStop": {"sleep": {"seconds": 5}}},
+                            "resources": {
+                                "requests": {"cpu": "100m", "memory": "256Mi"},
+                                "limits": {"memory": "512Mi"},
+                            },
+                        }
+                    ],
+                },
+            },
+        },
+    }
+    return [
+        deployment,
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": name, "labels": _labels(name)},
+            "spec": {
+                "selector": _selector(name, "web"),
+                "ports": [{"name": "http", "port": 80, "targetPort": "http"}],
+            },
+        },
+        _pdb(name, name, "web"),
+    ]
+
+
+def _consumer(service: Any) -> list[dict[str, Any]]:
+    """The consumer of ``service.consumer_group``: one Kafka group member per pod (replicas
+    beyond the partition count of its topics stay idle). Its ``terminationGracePeriodSeconds``
+    comes from ``EVENTING['CONSUMER_SHUTDOWN_TIMEOUT']`` (``consumers.yaml``). The consumer
+    serves no HTTP itself: the "health" container (the same image's gunicorn) serves /health/
+    for the pod, and its consumer check fails when no member of the group reported in 30 s."""
+    name, group, image = service.name, service.consumer_group, f"eventing/{service.name}"
+    health_consumer = _http_get("/health/?only=consumer", WEB_PORT)  # the health container's port
+    health_database = _http_get("/health/?only=database", "health")
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": f"{name}-consumer",
+            "labels": _labels(name, "consumer", **{"eventing.io/consumer-group": group}),
+        },
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": _selector(name, "consumer")},
+            "template": {
+                "metadata": {
+                    "labels": _labels(name, "consumer", **{"eventing.io/consumer-group": group}),
+                    # The consumer's own /metrics, not the health container's.
+                    "annotations": {
+                        "prometheus.io/scrape": "true",
+                        "prometheus.io/port": str(CONSUMER_METRICS_PORT),
+                        "prometheus.io/path": "/metrics",
+                    },
+                },
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "consumer",
+                            "image": image,
+                            # python is PID 1 and gets SIGTERM itself: it finishes the batch,
+                            # commits, leaves the group.
+                            "command": [
+                                *("python", "-m", "django", "eventing_consume", "--group", group),
+                                *("--metrics-port", str(CONSUMER_METRICS_PORT)),
+                            ],
+                            "ports": [{"name": "metrics", "containerPort": CONSUMER_METRICS_PORT}],
+                            "envFrom": ENDPOINTS_CONFIGMAP,
+                            # CONSUMER_METRICS_ADDRESS: the pod's interfaces, for Prometheus.
+                            "env": _service_env(
+                                service,
+                                "localhost",
+                                {"name": "CONSUMER_METRICS_ADDRESS", "value": "0.0.0.0"},  # noqa: S104 (in a pod)
+                            ),
+                            "startupProbe": {
+                                "httpGet": health_consumer,
+                                "periodSeconds": 5,
+                                "failureThreshold": 36,
+                            },
+                            "readinessProbe": {
+                                "httpGet": _http_get("/health/", WEB_PORT),
+                                "periodSeconds": 10,
+                            },
+                            "livenessProbe": {
+                                "httpGet": health_consumer,
+                                "periodSeconds": 15,
+                                "failureThreshold": 4,
+                            },
+                            "resources": {
+                                "requests": {"cpu": "250m", "memory": "256Mi"},
+                                "limits": {"memory": "512Mi"},
+                            },
+                        },
+                        {
+                            "name": "health",
+                            "image": image,
+                            "command": ["python", "-m", "gunicorn", "-c", "gunicorn.conf.py"],
+                            "ports": [{"name": "health", "containerPort": WEB_PORT}],
+                            "envFrom": ENDPOINTS_CONFIGMAP,
+                            "env": _service_env(
+                                service, "localhost", {"name": "WEB_CONCURRENCY", "value": "1"}
+                            ),
+                            "readinessProbe": {"httpGet": health_database, "periodSeconds": 10},
+                            "livenessProbe": {
+                                "httpGet": health_database,
+                                "periodSeconds": 10,
+                                "failureThreshold": 6,
+                            },
+                            "resources": {
+                                "requests": {"cpu": "20m", "memory": "128Mi"},
+                                "limits": {"memory": "256Mi"},
+                            },
+                        },
+                    ]
+                },
+            },
+        },
+    }
+    # One member leaves at a time: one rebalance, never the whole group.
+    return [deployment, _pdb(f"{name}-consumer", name, "consumer")]
+
+
+def _pdb(name: str, service: str, component: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": name},
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": _selector(service, component)}},
+    }
+
+
+def service_resources(all_services: Sequence[Any]) -> list[dict[str, Any]]:
+    """Every service's workloads: API Deployment, Service, PDB; consumer Deployment and PDB."""
+    resources: list[dict[str, Any]] = []
+    for service in all_services:
+        resources.extend(_web(service))
+        if service.consumer_group:
+            resources.extend(_consumer(service))
+    return resources
+
+
 # --- Connect plugins, from the local stack's POMs ------------------------------------------
 
 
@@ -345,9 +596,24 @@ def connect_build_patch() -> dict[str, Any]:
 # --- rendering ------------------------------------------------------------------------------
 
 
+class _NoAliases(yaml.SafeDumper):
+    """Writes a list used twice (one env for two containers) twice, not as ``&id001``/``*id001``."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def _dump(documents: Sequence[Mapping[str, Any]], source: str) -> str:
-    body = yaml.safe_dump_all(documents, sort_keys=False, width=1000, default_flow_style=False)
+    body = yaml.dump_all(documents, Dumper=_NoAliases, sort_keys=False, width=1000, default_flow_style=False)
     return HEADER.format(source=source) + body
+
+
+SERVICES_SOURCE = "each service's [tool.stack] table (services/*/pyproject.toml)"
+
+
+def render_services() -> dict[Path, str]:
+    """``services.yaml`` alone: it needs the ``[tool.stack]`` tables only."""
+    return {GENERATED / "services.yaml": _dump(service_resources(services()), SERVICES_SOURCE)}
 
 
 def render(*, with_plugins: bool = True) -> dict[Path, str]:
@@ -387,6 +653,7 @@ def render(*, with_plugins: bool = True) -> dict[Path, str]:
         files[GENERATED / "connect-build.yaml"] = _dump(
             [connect_build_patch()], "infra/maven/{debezium-postgres,apicurio-converter}/pom.xml"
         )
+    files.update(render_services())
     return files
 
 
@@ -419,9 +686,14 @@ def drift(files: Mapping[Path, str]) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--check", action="store_true", help="fail with a diff instead of writing")
+    parser.add_argument(
+        "--only",
+        choices=["services"],
+        help="only services.yaml, from the [tool.stack] tables (no Django introspection, no Maven)",
+    )
     args = parser.parse_args(argv)
     try:
-        files = render()
+        files = render_services() if args.only == "services" else render()
     except GenerateError as exc:
         print(f"deploy: {exc}", file=sys.stderr)  # noqa: T201
         return 2

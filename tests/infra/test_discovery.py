@@ -82,3 +82,91 @@ def test_two_services_on_one_port_are_refused(tmp_path: Path) -> None:
     project(tmp_path, "b", '[tool.stack]\ndatabase = "b"\nport = 8004\n')
     with pytest.raises(StackError, match="port 8004"):
         discover(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ('[tool]\nstack = "yes"\n', "must be a table"),
+        (
+            '[tool.stack]\ndatabase = "x"\nport = 8004\nconnectors = "yes"\n',
+            "connectors must be true or false",
+        ),
+        ('[tool.stack]\ndatabase = "x"\nport = 0\n', "port must be a port number"),
+        ('[tool.stack]\ndatabase = "x"\nport = 70000\n', "port must be a port number"),
+        ('[tool.stack]\ndatabase = "x"\nport = true\n', "port must be a port number"),
+        ('[tool.stack]\ndatabase = ""\nport = 8004\n', "database must be"),
+        ('[tool.stack]\ndatabase = "x"\nport = 8004\nconsumer = "g"\n', "takes group and metrics_port"),
+        (
+            '[tool.stack]\ndatabase = "x"\nport = 8004\n'
+            '[tool.stack.consumer]\ngroup = "g"\nmetrics_port = 1\nreplicas = 2\n',
+            "takes group and metrics_port",
+        ),
+        (
+            '[tool.stack]\ndatabase = "x"\nport = 8004\n'
+            '[tool.stack.consumer]\ngroup = "g"\nmetrics_port = "9104"\n',
+            "consumer.metrics_port must be a port number",
+        ),
+    ],
+)
+def test_more_bad_descriptions_name_their_file(tmp_path: Path, table: str, message: str) -> None:
+    project(tmp_path, "broken", table)
+
+    with pytest.raises(StackError) as raised:
+        discover(tmp_path)
+
+    assert str(raised.value).startswith(f"{tmp_path / 'broken' / 'pyproject.toml'} [tool.stack]: ")
+    assert message in str(raised.value)
+
+
+def test_the_error_lists_every_unknown_key_and_the_known_ones(tmp_path: Path) -> None:
+    project(tmp_path, "typo", '[tool.stack]\ndatabase = "x"\nport = 8004\nprot = 1\ndb = "y"\n')
+
+    with pytest.raises(StackError) as raised:
+        discover(tmp_path)
+
+    assert str(raised.value).endswith("unknown keys db, prot (known: database, port, connectors, consumer)")
+
+
+def test_services_are_discovered_in_name_order_and_other_folders_are_skipped(tmp_path: Path) -> None:
+    project(tmp_path, "zeta", '[tool.stack]\ndatabase = "z"\nport = 8010\n')
+    project(tmp_path, "alpha", '[tool.stack]\ndatabase = "a"\nport = 8011\nconnectors = true\n')
+    (tmp_path / "docs").mkdir()  # no pyproject.toml
+    (tmp_path / "README.md").write_text("not a folder")
+
+    found = discover(tmp_path)
+
+    assert [(s.name, s.connectors) for s in found] == [("alpha", True), ("zeta", False)]
+
+
+def test_no_services_folder_means_no_services(tmp_path: Path) -> None:
+    assert discover(tmp_path / "missing") == ()
+
+
+def test_a_consumer_metrics_port_clashing_with_a_web_port_is_refused(tmp_path: Path) -> None:
+    project(tmp_path, "a", '[tool.stack]\ndatabase = "a"\nport = 8004\n')
+    project(
+        tmp_path,
+        "b",
+        '[tool.stack]\ndatabase = "b"\nport = 8005\n'
+        '[tool.stack.consumer]\ngroup = "b.g"\nmetrics_port = 8004\n',
+    )
+
+    with pytest.raises(StackError) as raised:
+        discover(tmp_path)
+
+    assert str(raised.value) == "services/b: port 8004 of b consumer is also a's"
+
+
+def test_two_services_may_share_a_database(tmp_path: Path) -> None:
+    project(tmp_path, "a", '[tool.stack]\ndatabase = "shared"\nport = 8004\n')
+    project(tmp_path, "b", '[tool.stack]\ndatabase = "shared"\nport = 8005\n')
+
+    assert [s.database for s in discover(tmp_path)] == ["shared", "shared"]
+
+
+def test_a_hyphenated_service_name_gives_an_underscored_variable_prefix() -> None:
+    service = Service("gift-cards", "gift_cards", 8006)
+
+    assert service.env_prefix == "GIFT_CARDS"
+    assert service.directory.name == "gift-cards"

@@ -107,8 +107,8 @@ def _select(all_components: Sequence[Component], names: Iterable[str] | None) ->
     if names is None:
         return list(all_components)
     wanted = set(names)
-    known = {c.name for c in all_components}
-    unknown = wanted - known
+    known = [c.name for c in all_components]
+    unknown = wanted - set(known)
     if unknown:
         raise StackError(f"unknown component(s) {', '.join(sorted(unknown))}; known: {', '.join(known)}")
     return [c for c in all_components if c.name in wanted]

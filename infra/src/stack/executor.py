@@ -130,9 +130,9 @@ class ProcessComponent:
     ``probe`` says when it is ready; ``ports`` are checked to be free before it starts.
     ``prepare`` hooks run before every start (write config files, initialise data dirs: they
     must be idempotent); ``after_ready`` hooks run after every successful start or when it was
-    already up (create databases...). ``stop_argv``, when given, is tried before SIGTERM
-    (``pg_ctl stop -m fast``); otherwise SIGTERM goes to the process group, then SIGKILL after
-    ``stop_timeout`` seconds.
+    already up (create databases...). ``stop_argv``, when given, is tried first
+    (``pg_ctl stop -m fast``); without one, or when it cannot run or fails, SIGTERM goes to the
+    process group. Either way SIGKILL follows after ``stop_timeout`` seconds.
     """
 
     name: str
@@ -194,9 +194,7 @@ class ProcessComponent:
             logger.info("%s: not running", self.name)
             return
         logger.info("%s: stopping pid %d", self.name, pid)
-        if self.stop_argv is not None:
-            self._run_stop_command(self.stop_argv)
-        else:
+        if self.stop_argv is None or not self._run_stop_command(self.stop_argv):
             _signal_group(pid, signal.SIGTERM)
         if not _wait_exit(pid, self.stop_timeout):
             logger.warning("%s: still running after %.0fs, killing", self.name, self.stop_timeout)
@@ -280,9 +278,10 @@ class ProcessComponent:
             f"see {self.log_file}"
         )
 
-    def _run_stop_command(self, stop_argv: Sequence[str]) -> None:
+    def _run_stop_command(self, stop_argv: Sequence[str]) -> bool:
+        """Run the graceful stop command; False when it could not run or failed."""
         try:
-            subprocess.run(
+            result = subprocess.run(
                 list(stop_argv),
                 stdin=subprocess.DEVNULL,
                 capture_output=True,
@@ -294,6 +293,17 @@ class ProcessComponent:
             )
         except (OSError, subprocess.TimeoutExpired) as exc:
             logger.warning("%s: stop command failed (%s); signalling instead", self.name, exc)
+            return False
+        if result.returncode != 0:
+            output = (result.stderr or result.stdout).decode(errors="replace").strip().splitlines()
+            logger.warning(
+                "%s: stop command exited %d (%s); signalling instead",
+                self.name,
+                result.returncode,
+                output[-1] if output else "no output",
+            )
+            return False
+        return True
 
 
 @dataclass
@@ -368,10 +378,41 @@ def _ensure_port_free(name: str, binding: PortBinding) -> None:
             sock.bind((LOOPBACK, binding.port))
         except OSError as exc:
             attach = f", or set {binding.attach_var} to use that server" if binding.attach_var else ""
+            holder = port_holder(binding.port)
             raise StackError(
                 f"port {binding.port} needed by {name} is already in use by another process "
-                f"({exc.strerror}); set {binding.env_var} to a free port{attach}"
+                f"({holder or exc.strerror}); set {binding.env_var} to a free port{attach}"
             ) from exc
+
+
+def port_holder(port: int) -> str | None:
+    """``pid 4242: python3 -m http.server 9092`` for the process listening on TCP ``port``, when
+    ``/proc`` shows it (its socket in ``/proc/net/tcp*``, then the process holding that socket;
+    another user's processes are visible to root only); else ``None``."""
+    sockets = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            # local_address is hex "ADDR:PORT"; state 0A is LISTEN; field 9 the socket's inode
+            if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                sockets.add(f"socket:[{fields[9]}]")
+    if not sockets:
+        return None
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if any(os.readlink(fd) in sockets for fd in (proc / "fd").iterdir()):
+                argv = (proc / "cmdline").read_bytes().split(b"\0")
+                command = " ".join(a.decode(errors="replace") for a in argv if a)
+                return f"pid {proc.name}: {command[:120]}"
+        except OSError:
+            continue
+    return None
 
 
 def _open_log(path: Path, argv: Sequence[str]) -> IO[bytes]:
