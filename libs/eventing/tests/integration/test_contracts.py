@@ -412,3 +412,24 @@ class TestOutboxThroughDebezium(OutboxContract):
         harness = DebeziumOutboxHarness(live_schemas)
         yield harness
         harness.close()
+
+
+@pytest.mark.slow
+class TestOutboxThroughDebeziumDeletingAfterInsert(TestOutboxThroughDebezium):
+    """``OUTBOX_DELETE_AFTER_INSERT``: the table stays empty, Debezium routes the inserts."""
+
+    @pytest.fixture(autouse=True)
+    def delete_after_insert(self, settings: Any) -> None:
+        settings.EVENTING = {**settings.EVENTING, "OUTBOX_DELETE_AFTER_INSERT": True}
+
+    def test_the_outbox_table_stays_empty_while_the_events_arrive(self, harness: OutboxHarness) -> None:
+        from django.db import transaction
+
+        from eventing import publish
+        from eventing.outbox.models import OutboxEvent
+
+        with transaction.atomic():
+            event_id = publish(harness.event_type, harness.data(uuid.uuid4()))
+        assert OutboxEvent.objects.count() == 0
+        messages = harness.received(lambda ms: any(m.header("ce_id") == str(event_id) for m in ms))
+        assert [m.header("ce_id") for m in messages] == [str(event_id)]
