@@ -25,7 +25,8 @@ def entries(group: str, count: int, *, age_seconds: float, status: str = InboxSt
     )
     with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE eventing_inbox SET processed_at = now() - make_interval(secs => %s) WHERE event_id = ANY(%s)",
+            "UPDATE eventing_inbox SET processed_at = now() - make_interval(secs => %s)"
+            " WHERE event_id = ANY(%s)",
             [age_seconds, ids],
         )
     return ids

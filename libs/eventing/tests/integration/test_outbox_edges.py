@@ -18,6 +18,7 @@ from eventing.exceptions import ConfigurationError
 from eventing.outbox.models import OutboxEvent
 from eventing.schemas import register
 from eventing.testing import captured_outbox
+from eventing.testing.contracts import rolled_back
 from eventing.tracing import trace_context
 from tests.settings import scratch_topic
 from tests.testapp.events import ACCOUNT_STATE
@@ -209,10 +210,7 @@ def test_published_events_are_counted_when_their_transaction_commits(fake_regist
     other = EventType("account_state", scratch_topic("outbox_metrics"), ACCOUNT_STATE.schema)
     register([other], registry=fake_registry)
     before = published(ACCOUNT_STATE.topic), published(other.topic)
-    with pytest.raises(RuntimeError), transaction.atomic():
-        publish(ACCOUNT_STATE, account())
-        publish_many([Outgoing(other, account())])
-        raise RuntimeError("rolled back")
+    rolled_back(lambda: (publish(ACCOUNT_STATE, account()), publish_many([Outgoing(other, account())])))
     assert (published(ACCOUNT_STATE.topic), published(other.topic)) == before
     with transaction.atomic():
         publish(ACCOUNT_STATE, account())
@@ -237,10 +235,11 @@ def test_the_bulk_cursor_reconnects_and_raises_djangos_errors() -> None:
 
 
 def test_the_bulk_cursor_works_inside_the_callers_transaction(fake_registry) -> None:
-    with pytest.raises(RuntimeError), transaction.atomic():
+    def publish_and_count() -> Any:
         publish(ACCOUNT_STATE, account())
         with bulk_cursor("default") as cursor:
             cursor.execute("SELECT count(*) FROM eventing_outbox")
-            assert cursor.fetchone() == (1,)  # sees the uncommitted row: same transaction
-        raise RuntimeError("rolled back")
+            return cursor.fetchone()
+
+    assert rolled_back(publish_and_count) == (1,)  # sees the uncommitted row: same transaction
     assert OutboxEvent.objects.count() == 0

@@ -178,7 +178,7 @@ def test_selection_by_reason_and_by_position(fake_registry, broker: InMemoryBrok
     assert [p.letter.event_id for p in plan_redrive(listed, Selection(ids=["0:0"]))] == ["e-1"]
     assert [p.letter.event_id for p in plan_redrive(listed, Selection(ids=[f"{DLT}:0:1"]))] == ["e-2"]
     # an id and a reason must both match: an id of another reason is not found
-    with pytest.raises(RedriveError, match="No dead letter with id or position e-1$"):
+    with pytest.raises(RedriveError, match=r"No dead letter with id or position e-1$"):
         plan_redrive(listed, Selection(ids=["e-1", "e-2"], reason="undecodable"))
     with pytest.raises(RedriveError, match="No dead letter with id or position e-3, 9:9"):
         plan_redrive(listed, Selection(ids=["e-1", "e-3", "9:9"]))

@@ -177,7 +177,7 @@ def test_waiting_on_a_failed_connector_raises_with_the_connectors_trace(connect:
         "/connectors/orders-outbox/status",
         body={"connector": {"state": "FAILED", "trace": "bad connector.class"}, "tasks": []},
     )
-    with pytest.raises(ConnectorError, match="bad connector.class"):
+    with pytest.raises(ConnectorError, match=r"bad connector\.class"):
         client_of(connect).wait_running("orders-outbox", timeout=10, interval=0)
 
 
@@ -275,7 +275,10 @@ def test_delete_reports_whether_a_connector_was_deleted(connect: ScriptedConnect
 
 
 def test_an_error_status_while_the_workers_rebalance_is_a_connector_error(connect: ScriptedConnect) -> None:
-    message = "Cannot complete request momentarily due to stale configuration (typically caused by a concurrent config change)"
+    message = (
+        "Cannot complete request momentarily due to stale configuration "
+        "(typically caused by a concurrent config change)"
+    )
     connect.on("GET", "/connectors/orders-outbox/status", 409, text=message)
     with pytest.raises(ConnectorError) as raised:
         client_of(connect).status("orders-outbox")

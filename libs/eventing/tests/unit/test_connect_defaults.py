@@ -4,7 +4,6 @@ details a deployment depends on: names, the worker's view of the database, reten
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -29,13 +28,13 @@ DB = DatabaseEndpoint("db", 5432, "orders", "postgres", "pw")
 
 
 @pytest.fixture
-def eventing(request: pytest.FixtureRequest) -> Iterator[Any]:
+def eventing(request: pytest.FixtureRequest) -> Any:
     def use(**settings: Any) -> None:
         overrides = override_settings(EVENTING={**EVENTING, **settings})
         overrides.enable()
         request.addfinalizer(overrides.disable)
 
-    yield use
+    return use
 
 
 @pytest.mark.parametrize(

@@ -163,7 +163,9 @@ def test_a_group_without_commits_falls_back_to_its_handlers_topics(admin: Script
 
 def test_a_group_without_commits_or_topics_is_refused_asking_for_them(admin: ScriptedAdmin) -> None:
     admin.committed = {}
-    with pytest.raises(ResetError, match="tests.new has no committed offsets; name the topics with --topic"):
+    with pytest.raises(
+        ResetError, match=r"tests\.new has no committed offsets; name the topics with --topic"
+    ):
         plan_reset({}, "tests.new")
 
 
