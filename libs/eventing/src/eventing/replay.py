@@ -142,6 +142,8 @@ class TopicReplay:
         self._paused: set[TopicPartitionKey] = set()
         self._ahead: dict[TopicPartitionKey, list[Any]] = {}
         self._started = False
+        #: Why applying a batch failed: its messages are past the positions, so going on would skip them.
+        self._failed: str | None = None
 
     # -- offsets ----------------------------------------------------------------------------
 
@@ -195,9 +197,15 @@ class TopicReplay:
         """Apply every message before ``targets`` (per partition); return the running totals.
 
         Raises :class:`ReplayError` if a target names a partition that did not exist when the
-        replay started, or if no message arrives for ``idle_timeout`` seconds while some
-        partition is still short of its target.
+        replay started, if no message arrives for ``idle_timeout`` seconds while some
+        partition is still short of its target, or if an earlier call failed applying a batch
+        (its events would be skipped: start a new replay).
         """
+        if self._failed is not None:
+            raise ReplayError(
+                f"An earlier replay_to failed applying a batch ({self._failed}); "
+                "its events were not applied: start a new replay"
+            )
         self.start()
         unknown = sorted(set(targets) - set(self._positions))
         if unknown:
@@ -308,6 +316,14 @@ class TopicReplay:
         self._paused = full
 
     def _apply(self, messages: list[Any]) -> None:
+        """Apply ``messages`` (their positions are already past them); a failure is remembered."""
+        try:
+            self._apply_batch(messages)
+        except BaseException as exc:  # a handler, the database, the registry while decoding
+            self._failed = f"{type(exc).__name__}: {exc}"
+            raise
+
+    def _apply_batch(self, messages: list[Any]) -> None:
         events: list[Event] = []
         for message in messages:
             self.stats.read += 1

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient
+from confluent_kafka import OFFSET_BEGINNING, Consumer, ConsumerGroupTopicPartitions, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
 
 from eventing import Event
 from eventing.conf import eventing_settings
@@ -28,8 +28,22 @@ from eventing.runtime import get_codec
 from eventing.schemas import register
 from eventing.serialization.avro import AvroCodec
 from eventing.serialization.registry import ConfluentSchemaRegistry, InMemorySchemaRegistry
-from eventing.testing import InMemoryBroker, InMemoryConsumer, InMemoryProducer, eventually
-from eventing.testing.contracts import RegistryContract, RunnerContract, RunnerHarness, Sent
+from eventing.testing import (
+    InMemoryBroker,
+    InMemoryConsumer,
+    InMemoryOutboxRelay,
+    InMemoryProducer,
+    eventually,
+)
+from eventing.testing.contracts import (
+    OutboxContract,
+    OutboxHarness,
+    Received,
+    RegistryContract,
+    RunnerContract,
+    RunnerHarness,
+    Sent,
+)
 from tests.settings import SESSION, scratch_topic
 from tests.testapp.events import ACCOUNT_STATE
 from tests.testapp.handlers import project_account
@@ -306,3 +320,116 @@ class TestApicurioRegistry(RegistryContract):
         with contextlib.suppress(Exception):  # a subject the test never registered
             client.delete_subject(subject)
             client.delete_subject(subject, permanent=True)
+
+
+# -- the outbox: publish() in the test database, read the topic -----------------------------
+
+
+def outbox_event_type() -> EventType:
+    """The test app's account state on a topic of this test only (publish() resolves it)."""
+    return EventType("account_state", scratch_topic("outbox"), ACCOUNT_STATE.schema)
+
+
+def received(message: Any) -> Received:
+    return Received(
+        key=message.key(),
+        value=message.value() or b"",
+        headers=dict(message.headers() or []),
+        partition=message.partition(),
+        offset=message.offset(),
+    )
+
+
+class RelayOutboxHarness(OutboxHarness):
+    """Committed outbox rows moved onto the in-memory bus by ``InMemoryOutboxRelay``."""
+
+    def __init__(self, relay: InMemoryOutboxRelay, event_type: EventType) -> None:
+        self.relay = relay
+        self.event_type = event_type
+
+    def received(self, until: Callable[[list[Received]], bool], *, timeout: float = 60.0) -> list[Received]:
+        self.relay.relay()  # everything committed is relayed at once: no waiting
+        messages = [received(m) for m in self.relay.broker.messages(self.event_type.topic)]
+        assert until(messages), f"not on the topic after relaying: {messages}"
+        return messages
+
+
+class DebeziumOutboxHarness(OutboxHarness):
+    """The session's Debezium outbox connector on the test database, and real Kafka."""
+
+    partitions = 3
+
+    def __init__(self, registry: ConfluentSchemaRegistry) -> None:
+        self.event_type = outbox_event_type()
+        register([self.event_type], registry=registry)
+        topic = self.event_type.topic
+        admin = AdminClient(eventing_settings.kafka_config())
+        admin.create_topics([NewTopic(topic, self.partitions, 1)])[topic].result(timeout=30)
+        self.reader = Consumer(
+            {
+                **eventing_settings.kafka_config(),
+                "group.id": f"reader-{SESSION}-{uuid.uuid4().hex[:8]}",
+                "enable.auto.commit": False,
+            }
+        )
+        eventually(
+            lambda: (
+                len(self.reader.list_topics(topic, timeout=10).topics[topic].partitions) == self.partitions
+            ),
+            timeout=30,
+            what=f"topic {topic} to have its partitions",
+        )
+        self.reader.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(self.partitions)])
+        self.messages: list[Received] = []
+
+    def received(self, until: Callable[[list[Received]], bool], *, timeout: float = 60.0) -> list[Received]:
+        def step() -> bool:
+            self.messages.extend(received(m) for m in self.reader.consume(100, 0.2) if m.error() is None)
+            return until(self.messages)
+
+        eventually(step, timeout=timeout, interval=0, what=f"messages on {self.event_type.topic}")
+        return list(self.messages)
+
+    def close(self) -> None:
+        self.reader.close()
+
+
+class TestOutboxOnTheInMemoryRelay(OutboxContract):
+    @pytest.fixture
+    def harness(
+        self, fake_registry: InMemorySchemaRegistry, broker: InMemoryBroker
+    ) -> Iterator[OutboxHarness]:
+        event_type = outbox_event_type()
+        register([event_type], registry=fake_registry)
+        with InMemoryOutboxRelay(broker) as relay:
+            yield RelayOutboxHarness(relay, event_type)
+
+
+@pytest.mark.slow
+class TestOutboxThroughDebezium(OutboxContract):
+    @pytest.fixture
+    def harness(self, outbox_capture: Any, live_schemas: ConfluentSchemaRegistry) -> Iterator[OutboxHarness]:
+        harness = DebeziumOutboxHarness(live_schemas)
+        yield harness
+        harness.close()
+
+
+@pytest.mark.slow
+class TestOutboxThroughDebeziumDeletingAfterInsert(TestOutboxThroughDebezium):
+    """``OUTBOX_DELETE_AFTER_INSERT``: the table stays empty, Debezium routes the inserts."""
+
+    @pytest.fixture(autouse=True)
+    def delete_after_insert(self, settings: Any) -> None:
+        settings.EVENTING = {**settings.EVENTING, "OUTBOX_DELETE_AFTER_INSERT": True}
+
+    def test_the_outbox_table_stays_empty_while_the_events_arrive(self, harness: OutboxHarness) -> None:
+        from django.db import transaction
+
+        from eventing import publish
+        from eventing.outbox.models import OutboxEvent
+
+        with transaction.atomic():
+            event_id = publish(harness.event_type, harness.data(uuid.uuid4()))
+        assert OutboxEvent.objects.count() == 0
+        messages = harness.received(lambda ms: any(m.header("ce_id") == str(event_id) for m in ms))
+        assert [m.header("ce_id") for m in messages] == [str(event_id)]

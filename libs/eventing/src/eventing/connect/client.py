@@ -49,7 +49,7 @@ class ConnectClient:
         response = self._request("GET", f"/connectors/{name}/status")
         if response.status_code == 404:
             return None
-        response.raise_for_status()
+        self._raise_for(response, name)  # e.g. 409 while the workers rebalance
         result: dict[str, Any] = response.json()
         return result
 

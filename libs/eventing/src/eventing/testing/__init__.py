@@ -11,6 +11,9 @@
   full :class:`~eventing.consumer.runner.ConsumerRunner` (retries, dead letters, commits,
   group rebalances with eager or cooperative protocol) with no Kafka.
 * :func:`captured_outbox` keeps outbox rows for the block and returns them decoded.
+* :class:`InMemoryOutboxRelay` moves committed outbox rows onto an :class:`InMemoryBroker`
+  as the Debezium outbox connector does (topic, key, headers, value), for tests that read
+  what ``publish()`` puts on a topic without Kafka Connect.
 * :class:`InMemoryReplayConsumer` reads an :class:`InMemoryBroker` the way
   :class:`~eventing.replay.TopicReplay` reads Kafka (assigned partitions, no group).
 """
@@ -44,6 +47,7 @@ __all__ = [
     "InMemoryBroker",
     "InMemoryConsumer",
     "InMemoryMessage",
+    "InMemoryOutboxRelay",
     "InMemoryProducer",
     "InMemoryReplayConsumer",
     "InMemorySchemaRegistry",
@@ -172,6 +176,64 @@ def captured_outbox() -> Iterator[list[Event]]:
             )
         )
     OutboxEvent.objects.filter(id__in=[e.id for e in captured]).delete()
+
+
+class InMemoryOutboxRelay:
+    """The outbox connector in memory: committed outbox rows onto an :class:`InMemoryBroker`.
+
+    Each :meth:`relay` produces the rows committed since the previous one (rows already in
+    the outbox when the relay was made are not relayed), oldest first (``created_at``, the
+    insert order of one transaction), as the Debezium EventRouter of
+    :func:`eventing.connect.debezium.outbox_connector` would: to the row's ``topic``, keyed by
+    its ``key`` (UTF-8), the ``payload`` as value untouched, and the headers that connector
+    places (``OUTBOX_HEADER_PLACEMENT``: the CloudEvents attributes, ``traceparent`` and
+    ``ce_partitionkey``), nothing else. Rows must be kept for it to read them, so while the
+    relay is used as a context manager ``OUTBOX_DELETE_AFTER_INSERT`` is off.
+
+    It reads through the default connection, so it runs outside ``transaction.atomic()``
+    (in a ``django_db(transaction=True)`` test): inside one it would see uncommitted rows.
+    """
+
+    def __init__(self, broker: InMemoryBroker, *, using: str = "default") -> None:
+        from eventing.outbox.models import OutboxEvent
+
+        self.broker = broker
+        self.using = using
+        self._seen: set[uuid.UUID] = set(OutboxEvent.objects.using(using).values_list("id", flat=True))
+        self._settings: Any = None
+
+    def __enter__(self) -> InMemoryOutboxRelay:
+        overridden = {**eventing_settings.user_settings, "OUTBOX_DELETE_AFTER_INSERT": False}
+        self._settings = override_settings(EVENTING=overridden)
+        self._settings.enable()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._settings.disable()
+
+    def relay(self) -> list[InMemoryMessage]:
+        """Produce the rows committed since the last call; return the messages, in order."""
+        from django.db import connections
+
+        from eventing.connect.debezium import OUTBOX_HEADER_PLACEMENT
+        from eventing.outbox.models import OutboxEvent
+
+        if connections[self.using].in_atomic_block:
+            raise RuntimeError(
+                "InMemoryOutboxRelay.relay() reads committed rows: call it outside transaction.atomic() "
+                "(in a django_db(transaction=True) test)"
+            )
+        placement = [entry.split(":") for entry in OUTBOX_HEADER_PLACEMENT.split(",")]
+        rows = OutboxEvent.objects.using(self.using).exclude(id__in=self._seen).order_by("created_at", "id")
+        produced: list[InMemoryMessage] = []
+        for row in rows:
+            headers: list[tuple[str, bytes | None]] = []
+            for column, _placement, name in placement:
+                value = getattr(row, column)
+                headers.append((name, None if value is None else str(value).encode()))
+            produced.append(self.broker.produce(row.topic, bytes(row.payload), row.key.encode(), headers))
+            self._seen.add(row.id)
+        return produced
 
 
 # -- the in-memory bus ---------------------------------------------------------------------

@@ -18,8 +18,14 @@ Contracts shipped here:
   loses nothing and a second member finishes the stream exactly once.
 * :class:`RegistryContract`: a schema registry client. Registering is idempotent, lookups
   return the registered id, and an incompatible change is refused naming the field.
+* :class:`OutboxContract`: ``publish()`` / ``publish_many()`` through to a topic (harness:
+  :class:`OutboxHarness`). An event of a committed transaction arrives once, keyed by its
+  aggregate, with exactly the CloudEvents headers and a value that decodes to its data; a
+  rolled-back transaction (one ``publish`` or a whole ``publish_many``) puts nothing on the
+  topic; publishing outside a transaction is refused; one key's events arrive in the order
+  they were published, within a ``publish_many`` and across transactions.
 
-The scenarios need a database effect they can count (the harness's ``record`` and
+The runner scenarios need a database effect they can count (the harness's ``record`` and
 ``applications``): effects and inbox rows commit together, which is what "exactly once" means.
 """
 
@@ -30,16 +36,30 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import pytest
+from django.db import transaction
 
+from eventing.conf import eventing_settings
 from eventing.consumer.runner import ConsumerRunner
-from eventing.events import Event
-from eventing.exceptions import IncompatibleSchema
+from eventing.events import AVRO_CONTENT_TYPE, CLOUDEVENTS_SPECVERSION, Event, EventType
+from eventing.exceptions import IncompatibleSchema, NotInTransaction
+from eventing.outbox.publish import Outgoing, format_time, publish, publish_many
+from eventing.runtime import get_codec
 from eventing.serialization.registry import AbstractSchemaRegistry
 
-__all__ = ["RegistryContract", "RunnerContract", "RunnerHarness", "Sent"]
+__all__ = [
+    "OutboxContract",
+    "OutboxHarness",
+    "Received",
+    "RegistryContract",
+    "RunnerContract",
+    "RunnerHarness",
+    "Sent",
+    "rolled_back",
+]
 
 UNDECODABLE = b"\x00\x00\x00\x00\x01not-avro"
 
@@ -286,3 +306,207 @@ class RegistryContract:
         assert any("required_total" in problem for problem in problems), problems
         with pytest.raises(IncompatibleSchema):
             registry.register(subject, breaking)
+
+
+@dataclass(frozen=True)
+class Received:
+    """A message read from the outbox harness's topic."""
+
+    key: bytes | None
+    value: bytes
+    headers: dict[str, bytes | None]
+    partition: int
+    offset: int
+
+    def header(self, name: str) -> str | None:
+        value = self.headers.get(name)
+        return None if value is None else value.decode()
+
+
+class OutboxHarness(abc.ABC):
+    """What an :class:`OutboxContract` needs: an event type whose topic only this test uses
+    (its schema resolved, so ``publish()`` works) and a way to read that topic.
+
+    The scenarios publish in the test database's transactions themselves; the harness moves
+    committed outbox rows to the topic (a relay, or the real Debezium connector).
+    """
+
+    event_type: EventType
+
+    @abc.abstractmethod
+    def received(self, until: Callable[[list[Received]], bool], *, timeout: float = 60.0) -> list[Received]:
+        """Every message on the topic so far, once ``until(messages)`` holds (fail after ``timeout``)."""
+
+    def data(self, key: uuid.UUID, *, version: int = 1, owner: str = "o") -> dict[str, Any]:
+        """The payload of one event of aggregate ``key`` (the test app's account state)."""
+        return {"id": key, "owner": owner, "balance": 7, "opened_at": datetime.now(UTC), "version": version}
+
+    def decode(self, value: bytes) -> Any:
+        """The data of a message value, through the registry the harness publishes with."""
+        return get_codec().decode(value)
+
+
+#: The headers a record of the outbox connector carries, no more.
+OUTBOX_HEADERS = frozenset(
+    {
+        "ce_specversion",
+        "ce_id",
+        "ce_source",
+        "ce_type",
+        "ce_time",
+        "content-type",
+        "ce_dataschema",
+        "traceparent",
+        "ce_partitionkey",
+    }
+)
+
+
+class _RolledBack(Exception):
+    """Raised inside a transaction to roll it back."""
+
+
+def rolled_back(publishing: Callable[[], Any]) -> Any:
+    """Run ``publishing`` in ``transaction.atomic()`` (a savepoint if one is open), then fail
+    the block so it rolls back; return what ``publishing`` returned."""
+    returned: list[Any] = []
+
+    def publish_then_fail() -> None:
+        with transaction.atomic():
+            returned.append(publishing())
+            raise _RolledBack
+
+    with pytest.raises(_RolledBack):
+        publish_then_fail()
+    return returned[0]
+
+
+def _with_id(event_id: uuid.UUID) -> Callable[[list[Received]], bool]:
+    return lambda messages: any(m.header("ce_id") == str(event_id) for m in messages)
+
+
+class OutboxContract:
+    """The transactional outbox's guarantees, end to end. Subclass and provide ``harness``."""
+
+    @pytest.fixture
+    def harness(self) -> OutboxHarness:
+        raise NotImplementedError("an OutboxContract subclass provides the harness fixture")
+
+    def marker(self, harness: OutboxHarness, key: uuid.UUID) -> uuid.UUID:
+        """Publish (and commit) an event of ``key``: once it arrives, what came before did."""
+        with transaction.atomic():
+            return publish(harness.event_type, harness.data(key, owner="marker", version=999))
+
+    def test_a_committed_event_arrives_once_keyed_by_its_aggregate_with_cloudevents_headers(
+        self, harness: OutboxHarness
+    ) -> None:
+        key = uuid.uuid4()
+        data = harness.data(key, owner="committed")
+        moment = datetime(2026, 11, 25, 1, 42, 52, 123456, tzinfo=UTC)
+        parent = f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01"
+        with transaction.atomic():
+            event_id = publish(harness.event_type, data, time=moment, traceparent=parent)
+        marker = self.marker(harness, key)
+        messages = harness.received(_with_id(marker))
+        (message,) = [m for m in messages if m.header("ce_id") == str(event_id)]
+        assert message.key == str(key).encode()
+        assert set(message.headers) == OUTBOX_HEADERS
+        assert message.header("ce_type") == harness.event_type.type
+        assert message.header("ce_source") == str(eventing_settings.SOURCE)
+        assert message.header("ce_specversion") == CLOUDEVENTS_SPECVERSION
+        assert message.header("ce_time") == "2026-11-25T01:42:52.123456Z"
+        assert message.header("content-type") == AVRO_CONTENT_TYPE
+        assert message.header("traceparent") == parent
+        assert message.header("ce_partitionkey") == str(key)
+        assert (message.header("ce_dataschema") or "").endswith(
+            str(int.from_bytes(message.value[1:5], "big"))
+        )
+        assert harness.decode(message.value) == data
+        # the marker of the same key came after it, on the same partition
+        (after,) = [m for m in messages if m.header("ce_id") == str(marker)]
+        assert (after.partition, after.offset) > (message.partition, message.offset)
+
+    def test_an_explicit_key_and_id_are_the_record_key_and_ce_id(self, harness: OutboxHarness) -> None:
+        aggregate, chosen = uuid.uuid4(), f"tenant-{uuid.uuid4().hex[:8]}"
+        event_id = uuid.uuid4()
+        with transaction.atomic():
+            returned = publish(harness.event_type, harness.data(aggregate), key=chosen, event_id=event_id)
+        assert returned == event_id
+        (message,) = [m for m in harness.received(_with_id(event_id)) if m.header("ce_id") == str(event_id)]
+        assert message.key == chosen.encode()
+        assert message.header("ce_partitionkey") == chosen
+
+    def test_a_rolled_back_transaction_publishes_nothing(self, harness: OutboxHarness) -> None:
+        key = uuid.uuid4()
+        ghost = rolled_back(lambda: publish(harness.event_type, harness.data(key, owner="ghost")))
+        marker = self.marker(harness, key)  # same key: same partition, after the ghost's place
+        messages = harness.received(_with_id(marker))
+        assert [m.header("ce_id") for m in messages] == [str(marker)]
+        assert all(harness.decode(m.value)["owner"] != "ghost" for m in messages)
+        assert str(ghost) not in {m.header("ce_id") for m in messages}  # publish succeeded; rollback undid it
+
+    def test_a_rolled_back_savepoint_drops_only_its_own_events(self, harness: OutboxHarness) -> None:
+        key = uuid.uuid4()
+        with transaction.atomic():
+            kept = publish(harness.event_type, harness.data(key, owner="kept"))
+            rolled_back(lambda: publish(harness.event_type, harness.data(key, owner="ghost")))
+        marker = self.marker(harness, key)
+        messages = harness.received(_with_id(marker))
+        assert [m.header("ce_id") for m in messages] == [str(kept), str(marker)]
+
+    def test_publishing_outside_a_transaction_is_refused_and_puts_nothing_on_the_topic(
+        self, harness: OutboxHarness
+    ) -> None:
+        key = uuid.uuid4()
+        with pytest.raises(NotInTransaction):
+            publish(harness.event_type, harness.data(key, owner="ghost"))
+        with pytest.raises(NotInTransaction):
+            publish_many([Outgoing(harness.event_type, harness.data(key, owner="ghost"))])
+        marker = self.marker(harness, key)
+        assert [m.header("ce_id") for m in harness.received(_with_id(marker))] == [str(marker)]
+
+    def test_publish_many_is_all_or_nothing_and_keeps_each_keys_order(self, harness: OutboxHarness) -> None:
+        a, b = uuid.uuid4(), uuid.uuid4()
+        rolled_back(
+            lambda: publish_many(
+                [Outgoing(harness.event_type, harness.data(k, owner="ghost")) for k in (a, b)]
+            )
+        )
+        keys = [a, b, a, b, a]
+        versions = {a: 0, b: 0}
+        batch = []
+        for k in keys:
+            versions[k] += 1
+            batch.append(Outgoing(harness.event_type, harness.data(k, version=versions[k])))
+        with transaction.atomic():
+            ids = publish_many(batch)
+        assert len(ids) == len(batch)
+        messages = harness.received(lambda ms: all(_with_id(i)(ms) for i in ids))
+        assert len(messages) == len(batch)  # nothing of the rolled-back batch
+        for k in (a, b):
+            mine = sorted((m for m in messages if m.key == str(k).encode()), key=lambda m: m.offset)
+            assert [m.header("ce_id") for m in mine] == [
+                str(i) for i, kk in zip(ids, keys, strict=True) if kk == k
+            ]
+            assert [harness.decode(m.value)["version"] for m in mine] == list(range(1, versions[k] + 1))
+            assert len({m.partition for m in mine}) == 1
+
+    def test_events_of_one_key_arrive_in_publication_order_across_transactions(
+        self, harness: OutboxHarness
+    ) -> None:
+        key, other = uuid.uuid4(), uuid.uuid4()
+        start = datetime.now(UTC)
+        ids = []
+        for version in range(1, 11):
+            with transaction.atomic():
+                # an older event time does not reorder: the outbox order is the commit order
+                moment = start - timedelta(seconds=version)
+                ids.append(publish(harness.event_type, harness.data(key, version=version), time=moment))
+                publish(harness.event_type, harness.data(other, version=version))
+        messages = harness.received(lambda ms: all(_with_id(i)(ms) for i in ids))
+        mine = sorted((m for m in messages if m.key == str(key).encode()), key=lambda m: m.offset)
+        assert [m.header("ce_id") for m in mine] == [str(i) for i in ids]
+        assert [harness.decode(m.value)["version"] for m in mine] == list(range(1, 11))
+        assert [m.header("ce_time") for m in mine] == [
+            format_time(start - timedelta(seconds=v)) for v in range(1, 11)
+        ]
