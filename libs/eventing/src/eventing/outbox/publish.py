@@ -39,7 +39,9 @@ def format_time(moment: datetime) -> str:
     """RFC 3339 text in UTC with microseconds, e.g. ``2026-11-25T01:42:52.123456Z``."""
     if moment.tzinfo is None:
         raise ConfigurationError("Event time must be timezone-aware")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat is ~3x cheaper than strftime (a hot path of the batch translator); with
+    # timespec="microseconds" it always has the fraction and ends with "+00:00" in UTC.
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 #: ``ce_dataschema`` when ``EVENTING["DATASCHEMA_BASE"]`` is unset: names the registry schema
