@@ -220,7 +220,10 @@ def test_a_server_error_once_is_retried_and_the_registration_succeeds(scripted: 
 def test_a_conflict_on_register_is_an_incompatible_schema_with_the_registrys_reason(
     scripted: ScriptedRegistry,
 ) -> None:
-    reason = "Schema being registered is incompatible with an earlier schema: READER_FIELD_MISSING_DEFAULT_VALUE tier"
+    reason = (
+        "Schema being registered is incompatible with an earlier schema: "
+        "READER_FIELD_MISSING_DEFAULT_VALUE tier"
+    )
     scripted.answer("POST", "/subjects/accounts-value/versions", Answer(409, error(409, reason)))
     with pytest.raises(IncompatibleSchema) as caught:
         client(scripted.url).register("accounts-value", V2)
@@ -308,7 +311,7 @@ def test_a_subject_without_versions_accepts_anything(scripted: ScriptedRegistry)
 def test_a_compatible_schema_has_no_problems_and_is_asked_verbosely(scripted: ScriptedRegistry) -> None:
     scripted.answer("POST", COMPAT, Answer(200, {"is_compatible": True}))
     assert client(scripted.url).compatibility_problems("accounts-value", V1) == []
-    ((method, path, body),) = scripted.requests
+    ((_, path, body),) = scripted.requests
     assert path == COMPAT + "?verbose=true"
     assert body == {"schema": V1, "schemaType": "AVRO"}
 

@@ -184,7 +184,8 @@ class ConfluentSchemaRegistry(AbstractSchemaRegistry):
             return []  # no version yet: anything is compatible
         if response.status_code >= 500:
             raise SchemaRegistryUnavailable(
-                f"Schema registry failed the compatibility check: HTTP {response.status_code} {response.text}",
+                "Schema registry failed the compatibility check: "
+                f"HTTP {response.status_code} {response.text}",
                 context={"subject": subject, "status": response.status_code, "url": self.url},
             )
         if response.status_code >= 400:
