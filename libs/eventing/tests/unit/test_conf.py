@@ -28,7 +28,7 @@ def test_a_misspelt_setting_name_raises_naming_it() -> None:
 def test_no_eventing_setting_at_all_means_every_default() -> None:
     with override_settings(EVENTING=None):
         assert eventing_settings.user_settings == {}
-        assert eventing_settings.SCHEMA_REGISTRY_URL == DEFAULTS["SCHEMA_REGISTRY_URL"]
+        assert DEFAULTS["SCHEMA_REGISTRY_URL"] == eventing_settings.SCHEMA_REGISTRY_URL
         assert eventing_settings.SOURCE is None
 
 
@@ -65,13 +65,13 @@ def test_schema_root_is_a_path_or_none(value: str | None, expected: Path | None)
 
 
 def test_override_settings_reloads_every_key_and_reverts() -> None:
-    assert eventing_settings.SOURCE == EVENTING["SOURCE"]  # cached before the override
+    assert EVENTING["SOURCE"] == eventing_settings.SOURCE  # cached before the override
     with override_settings(EVENTING={**EVENTING, "SOURCE": "/other", "TOPIC_PARTITIONS": 12}):
         assert eventing_settings.SOURCE == "/other"
         assert eventing_settings.TOPIC_PARTITIONS == 12
         assert eventing_settings.kafka_config()["bootstrap.servers"] == EVENTING["KAFKA_BOOTSTRAP_SERVERS"]
-    assert eventing_settings.SOURCE == EVENTING["SOURCE"]
-    assert eventing_settings.TOPIC_PARTITIONS == DEFAULTS["TOPIC_PARTITIONS"]
+    assert EVENTING["SOURCE"] == eventing_settings.SOURCE
+    assert DEFAULTS["TOPIC_PARTITIONS"] == eventing_settings.TOPIC_PARTITIONS
 
 
 def test_overriding_another_setting_keeps_the_cache() -> None:
