@@ -73,7 +73,9 @@ def test_kafka_down_fails_within_the_timeout() -> None:
 
 def test_a_registry_that_is_down_fails_naming_its_address() -> None:
     port = closed_port()
-    with override_settings(EVENTING={**EVENTING, "SCHEMA_REGISTRY_URL": f"http://127.0.0.1:{port}/apis/ccompat/v7"}):
+    with override_settings(
+        EVENTING={**EVENTING, "SCHEMA_REGISTRY_URL": f"http://127.0.0.1:{port}/apis/ccompat/v7"}
+    ):
         with pytest.raises(httpx.ConnectError):
             check_schema_registry(timeout=1.0)
 
