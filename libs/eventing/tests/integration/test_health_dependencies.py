@@ -73,11 +73,13 @@ def test_kafka_down_fails_within_the_timeout() -> None:
 
 def test_a_registry_that_is_down_fails_naming_its_address() -> None:
     port = closed_port()
-    with override_settings(
-        EVENTING={**EVENTING, "SCHEMA_REGISTRY_URL": f"http://127.0.0.1:{port}/apis/ccompat/v7"}
+    with (
+        override_settings(
+            EVENTING={**EVENTING, "SCHEMA_REGISTRY_URL": f"http://127.0.0.1:{port}/apis/ccompat/v7"}
+        ),
+        pytest.raises(httpx.ConnectError),
     ):
-        with pytest.raises(httpx.ConnectError):
-            check_schema_registry(timeout=1.0)
+        check_schema_registry(timeout=1.0)
 
 
 def test_a_registry_answering_an_error_fails_with_the_status_and_url(failing_registry: str) -> None:
