@@ -1,4 +1,4 @@
-"""``/metrics`` as Prometheus reads it: the metrics of ``docs/metrics.md``, named, typed and labelled."""
+"""``/metrics`` as Prometheus reads it: the metrics of ``docs/metrics.md``, named, typed, labelled.
 
 The documentation's table is the contract dashboards and alerts are written against, so it is
 parsed here and compared with what the view exports: a renamed metric, a changed label or an
