@@ -89,6 +89,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             )
         )
     messages.extend(_check_consumer_metrics())
+    messages.extend(_check_connectors())
     for key, problem in type_problems(eventing_settings.user_settings, skip=_CHECKED_ELSEWHERE).items():
         messages.append(Error(problem, hint=f"Default: {DEFAULTS[key]!r}", id="eventing.E009"))
     return messages
@@ -105,8 +106,36 @@ _CHECKED_ELSEWHERE = frozenset(
         "CONNECT_AVRO_CONVERTER",
         "CONSUMER_MIDDLEWARE",
         "CONSUMER_METRICS_PORT",
+        "CONNECTORS",
     }
 )
+
+
+def _check_connectors() -> list[CheckMessage]:
+    """Each entry of CONNECTORS a dotted path that imports (E022); they are called only by commands."""
+    from django.utils.module_loading import import_string
+
+    configured: Any = eventing_settings.CONNECTORS  # checked here: may be anything
+    if isinstance(configured, str) or not isinstance(configured, (list, tuple)):
+        return [
+            Error(
+                f"{SETTING_NAME}['CONNECTORS'] must be a list of dotted paths, got {configured!r}",
+                id="eventing.E022",
+            )
+        ]
+    messages: list[CheckMessage] = []
+    for path in configured:
+        try:
+            import_string(str(path))
+        except ImportError as exc:
+            messages.append(
+                Error(
+                    f"{SETTING_NAME}['CONNECTORS']: cannot import {path!r}: {exc}",
+                    hint="List dotted paths of callables returning eventing.connect.Connector definitions.",
+                    id="eventing.E022",
+                )
+            )
+    return messages
 
 
 def _check_consumer_metrics() -> list[CheckMessage]:

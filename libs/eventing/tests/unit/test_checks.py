@@ -44,6 +44,9 @@ def test_the_test_settings_pass_every_check() -> None:
         ({"CONSUMER_MIDDLEWARE": ["eventing.no_such_module.Middleware"]}, "eventing.E020"),
         ({"CONSUMER_METRICS_PORT": 70000}, "eventing.E021"),
         ({"CONSUMER_METRICS_PORT": True}, "eventing.E021"),
+        ({"CONNECTORS": ["eventing.connect.no_such_module.connectors"]}, "eventing.E022"),
+        ({"CONNECTORS": ["tests.unit.test_checks.no_such_factory"]}, "eventing.E022"),
+        ({"CONNECTORS": "tests.unit.test_checks.no_connectors"}, "eventing.E022"),  # a str, not a list
     ],
 )
 def test_a_bad_setting_is_reported_under_its_id(overrides: dict[str, Any], check_id: str) -> None:
@@ -57,10 +60,23 @@ def test_a_bad_setting_is_reported_under_its_id(overrides: dict[str, Any], check
         {"CONSUMER_METRICS_PORT": None},
         {"CONSUMER_METRICS_PORT": 0},
         {"OUTBOX_RETENTION": 3600.5},
+        {"CONNECTORS": ["tests.unit.test_checks.no_connectors"]},
     ],
 )
 def test_a_good_value_passes(overrides: dict[str, Any]) -> None:
     assert ids(**overrides) == []
+
+
+def no_connectors() -> list[object]:
+    """A CONNECTORS factory (importable; the check does not call it)."""
+    return []
+
+
+def test_an_unimportable_connector_factory_is_named_with_the_reason() -> None:
+    with override_settings(EVENTING={**EVENTING, "CONNECTORS": ["tests.unit.test_checks.missing"]}):
+        (message,) = check_settings()
+    assert message.id == "eventing.E022"
+    assert "'tests.unit.test_checks.missing'" in message.msg and "does not define" in message.msg
 
 
 @pytest.fixture

@@ -61,3 +61,36 @@ def test_a_different_error_and_lower_levels_are_not_suppressed() -> None:
 
 def test_librdkafka_lines_go_through_the_filter() -> None:
     assert any(isinstance(f, CollapseRepeats) for f in kafka_logger.filters)
+
+
+def test_each_kind_has_its_own_window() -> None:
+    clock = Clock()
+    collapse = CollapseRepeats(window=10, clock=clock)
+    assert collapse.filter(record(REFUSED, 0))
+    clock.now = 8.0
+    assert collapse.filter(record("Broker transport failure: %s", "Disconnected"))  # a new kind at 8 s
+    clock.now = 11.0
+    assert collapse.filter(record(REFUSED, 1))  # the first kind's window is over...
+    assert not collapse.filter(record("Broker transport failure: %s", "Disconnected"))  # ...not this one's
+
+
+def test_the_same_text_at_another_level_is_another_kind() -> None:
+    collapse = CollapseRepeats(window=30, clock=Clock())
+    assert collapse.filter(record(REFUSED, 0, level=logging.WARNING))
+    assert collapse.filter(record(REFUSED, 0, level=logging.ERROR))
+
+
+def test_the_number_of_kinds_tracked_is_bounded_and_the_oldest_forgotten() -> None:
+    collapse = CollapseRepeats(window=30, max_kinds=2, clock=Clock())
+    for text in ("first failure", "second failure", "third failure"):
+        assert collapse.filter(record(text))
+    assert len(collapse._seen) == 2
+    assert collapse.filter(record("first failure"))  # forgotten: let through again
+    assert not collapse.filter(record("third failure"))  # still tracked: suppressed
+
+
+def test_a_record_without_repeats_keeps_its_arguments() -> None:
+    collapse = CollapseRepeats(window=30, clock=Clock())
+    rec = record("Connect to %s failed", "127.0.0.1:9092")
+    assert collapse.filter(rec)
+    assert rec.args == ("127.0.0.1:9092",) and rec.getMessage() == "Connect to 127.0.0.1:9092 failed"

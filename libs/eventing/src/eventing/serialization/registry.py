@@ -63,8 +63,27 @@ class AbstractSchemaRegistry(ABC):
         """Why ``schema`` would be rejected under ``subject`` ([] when it is accepted)."""
 
 
+def _transport_errors() -> tuple[type[Exception], ...]:
+    """The "could not reach the registry" errors of httpx and of the registry client's HTTP library.
+
+    confluent-kafka's registry client uses httpx2 (httpx's successor) when it is installed, and
+    httpx otherwise; the transport errors of the two are unrelated classes.
+    """
+    errors: list[type[Exception]] = [httpx.TransportError, OSError]
+    try:
+        import httpx2
+    except ImportError:  # pragma: no cover - the client then uses httpx
+        pass
+    else:
+        errors.append(httpx2.TransportError)
+    return tuple(errors)
+
+
+_TRANSPORT_ERRORS = _transport_errors()
+
+
 def _is_connection_error(exc: Exception) -> bool:
-    return isinstance(exc, (httpx.TransportError, OSError))
+    return isinstance(exc, _TRANSPORT_ERRORS)
 
 
 class ConfluentSchemaRegistry(AbstractSchemaRegistry):
@@ -163,6 +182,12 @@ class ConfluentSchemaRegistry(AbstractSchemaRegistry):
             ) from exc
         if response.status_code == 404:
             return []  # no version yet: anything is compatible
+        if response.status_code >= 500:
+            raise SchemaRegistryUnavailable(
+                "Schema registry failed the compatibility check: "
+                f"HTTP {response.status_code} {response.text}",
+                context={"subject": subject, "status": response.status_code, "url": self.url},
+            )
         if response.status_code >= 400:
             raise EventingError(
                 f"Compatibility check failed: HTTP {response.status_code} {response.text}",

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from eventing import cdc
 from eventing.conf import eventing_settings
 from eventing.connect.client import ConnectClient
-from eventing.exceptions import EventingError
+from eventing.exceptions import ConfigurationError, EventingError
 from eventing.management.commands.eventing_connectors import configured_connectors
 
 
@@ -42,7 +42,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        connectors = {c.name: c for c in configured_connectors()}
+        try:
+            connectors = {c.name: c for c in configured_connectors()}
+        except ConfigurationError as exc:
+            raise CommandError(str(exc)) from exc
         client = ConnectClient(options["url"] or eventing_settings.CONNECT_URL)
         try:
             if options["action"] == "doctor":

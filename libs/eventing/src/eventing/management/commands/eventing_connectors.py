@@ -13,14 +13,21 @@ from django.utils.module_loading import import_string
 from eventing.conf import eventing_settings
 from eventing.connect.client import ConnectClient
 from eventing.connect.debezium import Connector
-from eventing.exceptions import EventingError
+from eventing.exceptions import ConfigurationError, EventingError
 
 
 def configured_connectors() -> list[Connector]:
-    """Call each path in ``EVENTING['CONNECTORS']``; each returns a Connector or a list."""
+    """Call each path in ``EVENTING['CONNECTORS']``; each returns a Connector or a list.
+
+    An entry that does not import raises :class:`ConfigurationError` naming it.
+    """
     result: list[Connector] = []
     for path in eventing_settings.CONNECTORS:
-        made = import_string(path)()
+        try:
+            factory = import_string(path)
+        except ImportError as exc:
+            raise ConfigurationError(f"EVENTING['CONNECTORS']: cannot import {path!r}: {exc}") from exc
+        made = factory()
         result.extend(made if isinstance(made, list) else [made])
     return result
 
@@ -52,7 +59,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        connectors = configured_connectors()
+        try:
+            connectors = configured_connectors()
+        except ConfigurationError as exc:
+            raise CommandError(str(exc)) from exc
         if options["action"] == "show":
             for connector in connectors:
                 self.stdout.write(json.dumps({"name": connector.name, "config": connector.config}, indent=2))

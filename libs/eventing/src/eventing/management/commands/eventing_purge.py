@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from eventing.conf import eventing_settings
 from eventing.inbox.purge import purge_inbox, purge_outbox
@@ -26,6 +26,8 @@ class Command(BaseCommand):
         older_than = options["older_than"]
         if older_than is None:
             older_than = float(eventing_settings.INBOX_RETENTION)
+        elif older_than < 0:  # "rows older than the future" would be every row
+            raise CommandError(f"--older-than must be a number of seconds >= 0, got {older_than:g}")
         deleted = purge_inbox(older_than=older_than)
         self.stdout.write(f"inbox: {deleted} rows deleted")
         if options["outbox"]:
