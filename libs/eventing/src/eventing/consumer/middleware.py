@@ -100,6 +100,10 @@ class ConsumerMiddleware:
         """Periodic: the status interval elapsed (gauges such as lag are refreshed here)."""
 
 
+if TYPE_CHECKING:  # the base class satisfies the protocol (checked by mypy)
+    _satisfies: type[ConsumerMiddlewareProtocol] = ConsumerMiddleware
+
+
 class MiddlewareChain:
     """Calls each middleware's hook in order; a failing hook is logged, never raised."""
 
