@@ -5,7 +5,8 @@ Public API (import from ``eventing``):
 * :func:`declare` / :class:`EventType`: declare an event once (type, topic, schema, key).
 * :func:`publish`: write an event into the outbox inside the caller's transaction;
   :func:`publish_many` / :class:`Outgoing`: many events with one statement (batch handlers).
-* :func:`handler` / :func:`raw_handler`: register consumer handlers.
+* :func:`handler` / :func:`raw_handler`: register consumer handlers;
+  :class:`RetryPolicy` / :class:`Backoff`: a handler's own retry policy (``retry=``).
 * :class:`Event`: what a handler receives.
 * :func:`startup`: resolve schema ids before traffic (web and consumer processes).
 
@@ -21,14 +22,17 @@ from eventing.exceptions import EventingError
 
 if TYPE_CHECKING:
     from eventing.consumer.registry import handler, raw_handler
+    from eventing.consumer.retry import Backoff, RetryPolicy
     from eventing.outbox.publish import Outgoing, publish, publish_many
     from eventing.startup import startup
 
 __all__ = [
+    "Backoff",
     "Event",
     "EventType",
     "EventingError",
     "Outgoing",
+    "RetryPolicy",
     "declare",
     "handler",
     "publish",
@@ -43,6 +47,8 @@ _LAZY = {
     "Outgoing": ("eventing.outbox.publish", "Outgoing"),
     "handler": ("eventing.consumer.registry", "handler"),
     "raw_handler": ("eventing.consumer.registry", "raw_handler"),
+    "RetryPolicy": ("eventing.consumer.retry", "RetryPolicy"),
+    "Backoff": ("eventing.consumer.retry", "Backoff"),
     "startup": ("eventing.startup", "startup"),
 }
 

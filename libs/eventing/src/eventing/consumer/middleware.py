@@ -1,12 +1,18 @@
 """Plug-ins around the consumer loop: metrics, tracing, anything that watches events go by.
 
-A middleware is an object with any of the hooks of :class:`ConsumerMiddleware`; the runner
-calls them, in the order of ``EVENTING["CONSUMER_MIDDLEWARE"]`` (dotted paths of classes,
-each instantiated once per runner with no arguments), at these points:
+**The protocol.** :class:`ConsumerMiddlewareProtocol` is the hook interface, a
+:class:`typing.Protocol`: a class that defines the six hooks below with these signatures
+type-checks as a middleware without inheriting anything. :class:`ConsumerMiddleware` is a
+base class with no-op hooks that satisfies the protocol, for a plug-in that needs only some
+of them. At run time the runner calls whichever hooks an object has (a missing one is
+skipped), in the order of ``EVENTING["CONSUMER_MIDDLEWARE"]`` (dotted paths of classes, each
+instantiated once per runner with no arguments), at these points:
 
-* ``before_batch(runner, events)`` / ``after_batch(runner, events, result, seconds)``: around
-  each transaction of the :class:`~eventing.consumer.processing.BatchProcessor` (a fresh
-  batch or the retry of a held key; ``retry`` says which);
+* ``before_batch(runner, events, *, retry)`` / ``after_batch(runner, events, result, seconds,
+  *, retry)``: around each transaction of the
+  :class:`~eventing.consumer.processing.BatchProcessor` (a fresh batch or the retry of a held
+  key; ``retry`` says which; ``result`` holds each event's outcome, ``seconds`` the time the
+  transaction took);
 * ``on_outcome(runner, event, outcome)``: once per event that is finished (applied,
   duplicate, skipped), after its transaction committed;
 * ``on_retry(runner, event)``: before a held key is tried again (``event`` is its head);
@@ -23,7 +29,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from django.utils.module_loading import import_string
 
@@ -37,8 +43,35 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+@runtime_checkable
+class ConsumerMiddlewareProtocol(Protocol):
+    """The hooks the runner calls (see the module docstring for when); implement all six."""
+
+    def before_batch(self, runner: ConsumerRunner, events: Sequence[Event], *, retry: bool) -> None: ...
+
+    def after_batch(
+        self,
+        runner: ConsumerRunner,
+        events: Sequence[Event],
+        result: BatchResult,
+        seconds: float,
+        *,
+        retry: bool,
+    ) -> None: ...
+
+    def on_outcome(self, runner: ConsumerRunner, event: Event, outcome: Outcome) -> None: ...
+
+    def on_retry(self, runner: ConsumerRunner, event: Event) -> None: ...
+
+    def on_dead_letter(
+        self, runner: ConsumerRunner, topic: str, event_type: str | None, reason: str
+    ) -> None: ...
+
+    def on_report(self, runner: ConsumerRunner) -> None: ...
+
+
 class ConsumerMiddleware:
-    """Base class with no-op hooks; override the ones a plug-in needs."""
+    """Base class with no-op hooks (it satisfies the protocol); override the ones needed."""
 
     def before_batch(self, runner: ConsumerRunner, events: Sequence[Event], *, retry: bool) -> None:
         """A transaction of ``events`` is about to run."""
@@ -67,10 +100,14 @@ class ConsumerMiddleware:
         """Periodic: the status interval elapsed (gauges such as lag are refreshed here)."""
 
 
+if TYPE_CHECKING:  # the base class satisfies the protocol (checked by mypy)
+    _satisfies: type[ConsumerMiddlewareProtocol] = ConsumerMiddleware
+
+
 class MiddlewareChain:
     """Calls each middleware's hook in order; a failing hook is logged, never raised."""
 
-    def __init__(self, middleware: Sequence[Any]) -> None:
+    def __init__(self, middleware: Sequence[ConsumerMiddlewareProtocol] | Sequence[Any]) -> None:
         self.middleware = list(middleware)
 
     def __iter__(self) -> Any:

@@ -8,16 +8,23 @@ Register with the decorators in ``<app>/handlers.py`` (autodiscovered at start-u
 A ``batch=True`` handler receives consecutive events of its type from one poll in one call,
 so it can apply them with a single statement. Handlers run inside the consumer's database
 transaction; they must not commit, and should not perform network I/O.
+
+``retry=RetryPolicy(max_attempts=..., backoff=Backoff(...))`` (``eventing.consumer.retry``)
+gives a handler its own retry policy; without it the consumer's applies
+(``CONSUMER_MAX_ATTEMPTS``, ``CONSUMER_BACKOFF_*``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eventing.events import Event, EventIdFunction, EventType, EventTypeCatalog, catalog
 from eventing.exceptions import ConfigurationError
+
+if TYPE_CHECKING:
+    from eventing.consumer.retry import RetryPolicy
 
 HandlerFunction = Callable[..., Any]
 
@@ -35,6 +42,8 @@ class Handler:
     event_id: EventIdFunction | None = None
     #: Consumer group this handler belongs to (None: every group of the service).
     group: str | None = None
+    #: How a failing event of this handler is retried (None: the consumer's default policy).
+    retry: RetryPolicy | None = None
 
     @property
     def name(self) -> str:
@@ -73,14 +82,28 @@ class HandlerRegistry:
         return item
 
     def handler(
-        self, event_type: EventType, *, batch: bool = False, group: str | None = None
+        self,
+        event_type: EventType,
+        *,
+        batch: bool = False,
+        group: str | None = None,
+        retry: RetryPolicy | None = None,
     ) -> Callable[[HandlerFunction], HandlerFunction]:
         """Decorator: handle CloudEvents of ``event_type`` (data decoded with its schema)."""
         if self._catalog is not None:
             self._catalog.add(event_type)
 
         def decorate(fn: HandlerFunction) -> HandlerFunction:
-            self.add(Handler(fn=fn, topic=event_type.topic, batch=batch, event_type=event_type, group=group))
+            self.add(
+                Handler(
+                    fn=fn,
+                    topic=event_type.topic,
+                    batch=batch,
+                    event_type=event_type,
+                    group=group,
+                    retry=retry,
+                )
+            )
             return fn
 
         return decorate
@@ -92,6 +115,7 @@ class HandlerRegistry:
         event_id: EventIdFunction,
         batch: bool = False,
         group: str | None = None,
+        retry: RetryPolicy | None = None,
     ) -> Callable[[HandlerFunction], HandlerFunction]:
         """Decorator: handle every record of a topic that carries no CloudEvents headers.
 
@@ -100,7 +124,7 @@ class HandlerRegistry:
         """
 
         def decorate(fn: HandlerFunction) -> HandlerFunction:
-            self.add(Handler(fn=fn, topic=topic, batch=batch, event_id=event_id, group=group))
+            self.add(Handler(fn=fn, topic=topic, batch=batch, event_id=event_id, group=group, retry=retry))
             return fn
 
         return decorate
