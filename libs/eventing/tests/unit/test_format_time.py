@@ -19,7 +19,10 @@ pytestmark = pytest.mark.unit
         # Whole seconds still carry the fraction: every ce_time has the same shape.
         (datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), "2026-01-02T03:04:05.000000Z"),
         # Another zone is converted to UTC, across a date boundary.
-        (datetime(2026, 1, 1, 1, 0, 0, 7, tzinfo=timezone(timedelta(hours=2))), "2025-12-31T23:00:00.000007Z"),
+        (
+            datetime(2026, 1, 1, 1, 0, 0, 7, tzinfo=timezone(timedelta(hours=2))),
+            "2025-12-31T23:00:00.000007Z",
+        ),
         # A four-digit year even before 1000 (strftime's %Y gives "1" on glibc).
         (datetime(1, 1, 1, tzinfo=UTC), "0001-01-01T00:00:00.000000Z"),
     ],
