@@ -44,7 +44,7 @@ _PRIMITIVES = {
     "null": "None",
 }
 #: (Avro type, logicalType) -> (Python annotation, module it needs).
-_LOGICAL = {
+_LOGICAL: dict[tuple[Any, Any], tuple[str, str]] = {
     ("string", "uuid"): ("uuid.UUID", "uuid"),
     ("long", "timestamp-micros"): ("datetime.datetime", "datetime"),
     ("long", "timestamp-millis"): ("datetime.datetime", "datetime"),

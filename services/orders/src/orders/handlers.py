@@ -9,6 +9,11 @@ A batch handler: the changes of one poll are written to the outbox with one mult
 insert (``publish_many``), in the consumer's one transaction per batch. If it fails, the
 consumer re-runs the batch one change at a time, so a poison change alone is held and
 dead-lettered (benchmarks/bench_translator.py measures both paths).
+
+The canonical record is built from the captured row by field name (``RecordBuilder``): a
+column of ``orders_order`` whose name is a field of ``OrderState`` flows into the event
+with no code here. Debezium carries uuids and timestamps as text; the builder parses them
+by field type.
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from event_contracts import OrderState
 from eventing import Event, EventType, Outgoing, publish_many, raw_handler
+from eventing.serialization.records import RecordBuilder
 from orders.events import ORDER_CDC_TOPIC, ORDER_CREATED, ORDER_DELETED
 
 #: Namespace of the uuid5 ids of translated events.
@@ -36,19 +43,22 @@ def _parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
 
 
-def order_state(row: dict[str, Any]) -> dict[str, Any]:
+#: ``OrderState`` from a captured row's columns of the same names (text uuids and times parsed).
+_ORDER_STATE = RecordBuilder(
+    OrderState, given=("version",), convert={uuid.UUID: uuid.UUID, datetime: _parse_time}
+)
+
+
+def order_state(row: dict[str, Any]) -> OrderState:
     """The canonical ``OrderState`` of a captured row; the WAL position is its version."""
-    return {
-        "id": row["id"],
-        "customer_id": row["customer_id"],
-        "date_placed": _parse_time(row["date_placed"]),
-        "item_count": row["item_count"],
-        "version": row["__lsn"],
-    }
+    return _ORDER_STATE.from_mapping(row, version=row["__lsn"])
 
 
 def translation(
-    event: Event, *, created: EventType = ORDER_CREATED, deleted: EventType = ORDER_DELETED
+    event: Event[dict[str, Any]],
+    *,
+    created: EventType[OrderState] = ORDER_CREATED,
+    deleted: EventType[OrderState] = ORDER_DELETED,
 ) -> Outgoing:
     """The canonical event of one captured change (``order_deleted`` for a delete)."""
     row = event.data
@@ -62,5 +72,5 @@ def translation(
 
 
 @raw_handler(ORDER_CDC_TOPIC, event_id=cdc_event_id, group="orders.translator", batch=True)
-def on_order_rows_changed(events: Sequence[Event]) -> None:
+def on_order_rows_changed(events: Sequence[Event[dict[str, Any]]]) -> None:
     publish_many([translation(event) for event in events])

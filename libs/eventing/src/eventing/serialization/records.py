@@ -15,10 +15,10 @@ present on both sides needs no mapping code.
 from __future__ import annotations
 
 import dataclasses
+import keyword
 import types
 import typing
-from collections.abc import Callable, Mapping
-from operator import attrgetter
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, Union
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ def is_record(value: object) -> bool:
 
 
 _NAMES: dict[type[Any], tuple[str, ...]] = {}
-_GETTERS: dict[type[Any], Callable[[Any], Any]] = {}
+_TO_AVRO: dict[type[Any], Callable[[Any], dict[str, Any]]] = {}
 
 
 def field_names(cls: type[Any]) -> tuple[str, ...]:
@@ -49,26 +49,40 @@ def field_names(cls: type[Any]) -> tuple[str, ...]:
     return names
 
 
-def _getter(cls: type[Any]) -> Callable[[Any], Any]:
-    """A function returning the record's field values as a tuple (one C call)."""
-    getter = _GETTERS.get(cls)
-    if getter is None:
-        names = field_names(cls)
-        getter = (
-            attrgetter(*names)
-            if len(names) > 1
-            else (lambda record: tuple(getattr(record, n) for n in names))
-        )
-        _GETTERS[cls] = getter
-    return getter
+def _compile(name: str, args: str, body: str, namespace: dict[str, Any]) -> Callable[..., Any]:
+    """A function compiled from source, as :mod:`dataclasses` builds ``__init__``.
+
+    Only field names (Avro names: ``[A-Za-z_][A-Za-z0-9_]*``, checked) enter the source, so
+    a call is one expression: no loop, no per-field lookup of how to read it.
+    """
+    source = f"def {name}({args}):\n    return {body}\n"
+    exec(source, namespace)  # noqa: S102  # the source is built from identifiers only
+    fn: Callable[..., Any] = namespace[name]
+    return fn
+
+
+def _identifiers(cls: type[Any]) -> tuple[str, ...]:
+    names = field_names(cls)
+    for name in names:
+        if not name.isidentifier() or keyword.iskeyword(name):
+            raise TypeError(f"{cls.__qualname__}: field {name!r} is not a Python identifier")
+    return names
 
 
 def as_avro(data: Mapping[str, Any] | Record) -> Mapping[str, Any]:
     """The Avro datum of ``data``: a mapping as given, a record as ``{field: value}``."""
+    cls = type(data)
+    to_avro = _TO_AVRO.get(cls)
+    if to_avro is not None:
+        return to_avro(data)
     if isinstance(data, Mapping):
         return data
-    cls = type(data)
-    return dict(zip(field_names(cls), _getter(cls)(data), strict=True))
+    if not dataclasses.is_dataclass(data):
+        raise TypeError(f"Event data must be a mapping or a record, not {cls.__qualname__}")
+    body = "{" + ", ".join(f"{n!r}: record.{n}" for n in _identifiers(cls)) + "}"
+    compiled: Callable[[Any], dict[str, Any]] = _compile("to_avro", "record", body, {})
+    _TO_AVRO[cls] = compiled
+    return compiled(data)
 
 
 def from_avro(cls: type[R], data: Mapping[str, Any]) -> R:
@@ -86,47 +100,56 @@ def _plain_type(annotation: Any) -> tuple[Any, bool]:
     return annotation, False
 
 
+def _nullable(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda value: None if value is None else fn(value)
+
+
 class RecordBuilder(Generic[R]):
     """Builds records of ``cls`` from objects or mappings, by field name.
 
-    ``convert`` maps a field type to a function applied to the source value of every field
-    of that type (``X | None`` fields: to values that are not None), e.g. parsing the text
-    a CDC row carries into :class:`uuid.UUID`. Types are resolved once, here, so a call
-    costs a dict build and the dataclass constructor. Overrides given to a call win over
-    the source (e.g. ``version``).
+    ``given`` names the fields every call passes explicitly (e.g. ``version``); every other
+    field is read from the source under its own name. ``convert`` maps a field type to a
+    function applied to the source value of every field of that type (``X | None`` fields:
+    to values that are not None), e.g. parsing the text a CDC row carries into
+    :class:`uuid.UUID`. Both readers are compiled once, here, into one expression, so a
+    call costs the reads, the conversions and the dataclass constructor.
     """
 
     def __init__(
-        self, cls: type[R], *, convert: Mapping[type[Any], Callable[[Any], Any]] | None = None
+        self,
+        cls: type[R],
+        *,
+        given: Sequence[str] = (),
+        convert: Mapping[type[Any], Callable[[Any], Any]] | None = None,
     ) -> None:
         self.cls = cls
-        self.names = field_names(cls)
+        names = _identifiers(cls)
+        unknown = sorted(set(given) - set(names))
+        if unknown:
+            raise TypeError(f"{cls.__qualname__} has no fields {unknown}")
         hints = typing.get_type_hints(cls)
-        converters: dict[str, tuple[Callable[[Any], Any], bool]] = {}
-        for name in self.names:
+        namespace: dict[str, Any] = {"cls": cls}
+        parts: dict[str, tuple[str, str]] = {}  # field -> (from an object, from a mapping)
+        for index, name in enumerate(names):
+            if name in given:
+                parts[name] = (name, name)
+                continue
+            by_attribute, by_key = f"source.{name}", f"source[{name!r}]"
             plain, nullable = _plain_type(hints[name])
             fn = (convert or {}).get(plain)
             if fn is not None:
-                converters[name] = (fn, nullable)
-        self._converters = converters
+                namespace[f"c{index}"] = _nullable(fn) if nullable else fn
+                by_attribute, by_key = f"c{index}({by_attribute})", f"c{index}({by_key})"
+            parts[name] = (by_attribute, by_key)
+        args = "source, /, *, " + ", ".join(given) if given else "source, /"
+        for attribute, method in ((0, "from_object"), (1, "from_mapping")):
+            body = "cls(" + ", ".join(f"{n}={parts[n][attribute]}" for n in names) + ")"
+            setattr(self, method, _compile(method, args, body, dict(namespace)))
 
-    def _convert(self, values: dict[str, Any]) -> None:
-        for name, (fn, nullable) in self._converters.items():
-            if name in values:
-                value = values[name]
-                if not (nullable and value is None):
-                    values[name] = fn(value)
+    if TYPE_CHECKING:
 
-    def from_object(self, source: object, /, **overrides: Any) -> R:
-        """The record of ``source``'s attributes (a model instance), ``overrides`` winning."""
-        values = {name: getattr(source, name) for name in self.names if name not in overrides}
-        self._convert(values)
-        values.update(overrides)
-        return self.cls(**values)
+        def from_object(self, source: object, /, **given: Any) -> R:
+            """The record of ``source``'s attributes (a model instance) and the ``given`` fields."""
 
-    def from_mapping(self, source: Mapping[str, Any], /, **overrides: Any) -> R:
-        """The record of ``source``'s items (e.g. a CDC row), ``overrides`` winning."""
-        values = {name: source[name] for name in self.names if name not in overrides}
-        self._convert(values)
-        values.update(overrides)
-        return self.cls(**values)
+        def from_mapping(self, source: Mapping[str, Any], /, **given: Any) -> R:
+            """The record of ``source``'s items (e.g. a CDC row) and the ``given`` fields."""
