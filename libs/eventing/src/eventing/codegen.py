@@ -105,7 +105,9 @@ def _default(field: dict[str, Any], where: str) -> str | None:
     if "default" not in field:
         return None
     value = field["default"]
-    if value is None or isinstance(value, bool | int | float | str):
+    if isinstance(value, str):
+        return json.dumps(value)  # double quotes, as ruff formats them
+    if value is None or isinstance(value, bool | int | float):
         return repr(value)
     raise ConfigurationError(f"{where}: only literal defaults are supported, not {value!r}")
 

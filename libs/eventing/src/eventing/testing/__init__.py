@@ -465,8 +465,8 @@ class InMemoryProducer:
 
 def cloudevent_message(
     broker: InMemoryBroker,
-    event_type: EventType,
-    data: Mapping[str, Any],
+    event_type: EventType[Any],
+    data: Mapping[str, Any] | Record,
     *,
     event_id: str | None = None,
     source: str = "/tests",
