@@ -124,26 +124,28 @@ class RecordBuilder(Generic[R]):
     ) -> None:
         self.cls = cls
         names = _identifiers(cls)
+        if any(n.startswith("_rb_") for n in names):
+            raise TypeError(f"{cls.__qualname__}: field names starting with _rb_ are reserved")
         unknown = sorted(set(given) - set(names))
         if unknown:
             raise TypeError(f"{cls.__qualname__} has no fields {unknown}")
         hints = typing.get_type_hints(cls)
-        namespace: dict[str, Any] = {"cls": cls}
+        namespace: dict[str, Any] = {"_rb_cls": cls}
         parts: dict[str, tuple[str, str]] = {}  # field -> (from an object, from a mapping)
         for index, name in enumerate(names):
             if name in given:
                 parts[name] = (name, name)
                 continue
-            by_attribute, by_key = f"source.{name}", f"source[{name!r}]"
+            by_attribute, by_key = f"_rb_source.{name}", f"_rb_source[{name!r}]"
             plain, nullable = _plain_type(hints[name])
             fn = (convert or {}).get(plain)
             if fn is not None:
-                namespace[f"c{index}"] = _nullable(fn) if nullable else fn
-                by_attribute, by_key = f"c{index}({by_attribute})", f"c{index}({by_key})"
+                namespace[f"_rb_c{index}"] = _nullable(fn) if nullable else fn
+                by_attribute, by_key = f"_rb_c{index}({by_attribute})", f"_rb_c{index}({by_key})"
             parts[name] = (by_attribute, by_key)
-        args = "source, /, *, " + ", ".join(given) if given else "source, /"
+        args = "_rb_source, /, *, " + ", ".join(given) if given else "_rb_source, /"
         for attribute, method in ((0, "from_object"), (1, "from_mapping")):
-            body = "cls(" + ", ".join(f"{n}={parts[n][attribute]}" for n in names) + ")"
+            body = "_rb_cls(" + ", ".join(f"{n}={parts[n][attribute]}" for n in names) + ")"
             setattr(self, method, _compile(method, args, body, dict(namespace)))
 
     if TYPE_CHECKING:
