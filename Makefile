@@ -15,7 +15,7 @@ BOOTSTRAP := scripts/bootstrap.sh
 # The services: every folder under services/ (each describes itself in its pyproject.toml).
 SERVICES := $(notdir $(patsubst %/,%,$(dir $(wildcard services/*/pyproject.toml))))
 
-.PHONY: help install up down status logs reset demo test test-unit lint fmt bench deploy-tools deploy-manifests deploy-check
+.PHONY: help install up down status logs reset demo test test-unit lint fmt contracts bench deploy-tools deploy-manifests deploy-check
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_.-]+:.*## ' $(MAKEFILE_LIST) \
@@ -70,6 +70,9 @@ fmt: ## format and autofix with ruff
 	@$(BOOTSTRAP)
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
+
+contracts: ## regenerate the typed event records (contracts/python) from contracts/avro/*.avsc
+	$(RUN) python -m eventing.codegen contracts/avro --out contracts/python/src/event_contracts
 
 bench: ## benchmarks against the running stack (see benchmarks/README.md); results in benchmarks/results/
 	@$(BOOTSTRAP)

@@ -101,7 +101,10 @@ def points_registry(public_topic: str) -> Any:
         (ORDER_CREATED, handlers.on_order_created),
         (ORDER_DELETED, handlers.on_order_deleted),
     ):
-        registry.handler(EventType(declared.type, public_topic, declared.schema, owned=False), batch=True)(fn)
+        bench_type = EventType(
+            declared.type, public_topic, declared.schema, owned=False, record=declared.record
+        )
+        registry.handler(bench_type, batch=True)(fn)
     return registry
 
 

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from django.db import connection
 
 from customers import events
+from event_contracts import CustomerEntityState
 from eventing import EventType
 from eventing.testing import in_memory_registry
 from tests.fakes import PublishedEvent
@@ -31,8 +32,8 @@ def published(monkeypatch: pytest.MonkeyPatch) -> list[PublishedEvent]:
     recorded: list[PublishedEvent] = []
     real_publish = events.publish_customer_event
 
-    def record(event_type: EventType, data: dict[str, Any]) -> None:
-        recorded.append(PublishedEvent(event_type.type, dict(data), connection.in_atomic_block))
+    def record(event_type: EventType[CustomerEntityState], data: CustomerEntityState) -> None:
+        recorded.append(PublishedEvent(event_type.type, dataclasses.asdict(data), connection.in_atomic_block))
         real_publish(event_type, data)
 
     monkeypatch.setattr(events, "publish_customer_event", record)

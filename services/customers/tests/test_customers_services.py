@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import threading
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -10,6 +11,7 @@ from django.db import connection, connections
 from customers import events
 from customers.models import Customer
 from customers.services import customer_create, customer_delete, customer_update
+from event_contracts import CustomerEntityState
 from eventing import EventType
 from eventing.testing import captured_outbox, eventually
 from tests.fakes import PublishedEvent
@@ -44,7 +46,7 @@ def test_create_publishes_the_state_inside_the_transaction(
         PublishedEvent(
             "customer_entity_state",
             {
-                "id": str(customer.id),
+                "id": customer.id,
                 "first_name": "Bart",
                 "last_name": "Simpson",
                 "date_established": ESTABLISHED,
@@ -67,7 +69,7 @@ def test_update_publishes_the_new_state_with_the_next_version(
     assert published[-1] == PublishedEvent(
         "customer_entity_state",
         {
-            "id": str(customer.id),
+            "id": customer.id,
             "first_name": "Lisa",
             "last_name": "Simpson",
             "date_established": ESTABLISHED,
@@ -89,7 +91,7 @@ def test_delete_publishes_the_last_state_with_the_next_version(
     assert published[-1] == PublishedEvent(
         "customer_entity_deleted",
         {
-            "id": str(customer.id),
+            "id": customer.id,
             "first_name": "Bart",
             "last_name": "Bouvier",
             "date_established": ESTABLISHED,
@@ -187,9 +189,11 @@ def test_concurrent_updates_get_distinct_versions(
     release_first = threading.Event()
     errors: list[BaseException] = []
 
-    def pausing_publish(event_type: EventType, data: dict) -> None:
-        published.append(PublishedEvent(event_type.type, dict(data), connection.in_atomic_block))
-        if data["first_name"] == "First":
+    def pausing_publish(event_type: EventType[CustomerEntityState], data: CustomerEntityState) -> None:
+        published.append(
+            PublishedEvent(event_type.type, dataclasses.asdict(data), connection.in_atomic_block)
+        )
+        if data.first_name == "First":
             first_inside.set()
             assert release_first.wait(timeout=20)
 

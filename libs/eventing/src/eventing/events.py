@@ -5,18 +5,34 @@ declaration drives everything else: the Avro schema used to serialize, the regis
 (``<topic>-value``), the topic the outbox connector routes to, the Kafka key, and the
 CloudEvents ``type``. A consuming service declares the same contract (``owned=False``)
 pointing at the same schema file, so services share contracts, never code.
+
+``record=`` names the contract's typed record class (generated from the same ``.avsc`` into
+the ``event_contracts`` package, see :mod:`eventing.codegen`): handlers then receive
+``Event[ThatRecord]``, whose ``data`` is an instance of it, and ``publish()`` takes one.
+Without a record, ``data`` is the decoded Avro dict.
 """
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, overload
+
+from typing_extensions import TypeVar
 
 from eventing.exceptions import ConfigurationError
+
+if TYPE_CHECKING:
+    from eventing.serialization.records import Record
+
+#: The type of an event's ``data``: a record class, or the decoded dict (the default).
+D = TypeVar("D", default=Any)
+#: The record class of a declared event type.
+R = TypeVar("R")
 
 #: Value of the ``ce_specversion`` header.
 CLOUDEVENTS_SPECVERSION = "1.0"
@@ -25,8 +41,8 @@ AVRO_CONTENT_TYPE = "application/avro"
 
 
 @dataclass(frozen=True)
-class EventType:
-    """The declaration of one kind of event.
+class EventType(Generic[D]):
+    """The declaration of one kind of event; ``D`` is the type of its events' ``data``.
 
     Several event types may share a topic and schema (e.g. ``customer_entity_state`` and
     ``customer_entity_deleted``): the subject is per topic, the CloudEvents type per event.
@@ -43,17 +59,21 @@ class EventType:
     #: True when this service owns (publishes) the event: its schema is registered at
     #: start-up and checked for compatibility. Consumers declare ``owned=False``.
     owned: bool = True
+    #: The typed record class of the schema (``event_contracts``), or None for dict data.
+    record: builtins.type[D] | None = None
 
     @property
     def subject(self) -> str:
         """Registry subject of the value schema (TopicNameStrategy)."""
         return f"{self.topic}-value"
 
-    def key_for(self, data: Mapping[str, Any]) -> str:
-        """The Kafka key of an event with this data."""
+    def key_for(self, data: Mapping[str, Any] | Record) -> str:
+        """The Kafka key of an event with this data (a mapping or a record)."""
         try:
-            return str(data[self.key_field])
-        except KeyError:
+            if isinstance(data, Mapping):
+                return str(data[self.key_field])
+            return str(getattr(data, self.key_field))
+        except (KeyError, AttributeError):
             raise ConfigurationError(
                 f"Event data has no key field {self.key_field!r}",
                 context={"event_type": self.type},
@@ -83,17 +103,18 @@ class EventType:
 
 
 @dataclass(frozen=True, slots=True)
-class Event:
+class Event(Generic[D]):
     """One event as a handler sees it: CloudEvents attributes, decoded data, Kafka position.
 
-    ``data`` is the decoded Avro record (a dict); for a raw (non-CloudEvents) topic it is
-    whatever the topic carries, decoded through the registry.
+    ``data`` is an instance of the event type's record class when it declares one
+    (``Event[OrderState]``), else the decoded Avro record (a dict); for a raw
+    (non-CloudEvents) topic it is whatever the topic carries, decoded through the registry.
     """
 
     id: str
     type: str
     source: str
-    data: Any
+    data: D
     key: str | None = None
     time: datetime | str | None = None
     topic: str = ""
@@ -118,7 +139,7 @@ class EventTypeCatalog:
     def __init__(self) -> None:
         self._by_type: dict[str, EventType] = {}
 
-    def add(self, event_type: EventType) -> EventType:
+    def add(self, event_type: EventType[D]) -> EventType[D]:
         existing = self._by_type.get(event_type.type)
         if existing is not None and existing != event_type:
             raise ConfigurationError(
@@ -145,6 +166,14 @@ class EventTypeCatalog:
 catalog = EventTypeCatalog()
 
 
+@overload
+def declare(
+    type: str, *, topic: str, schema: str, key_field: str = ..., owned: bool = ..., record: None = ...
+) -> EventType[dict[str, Any]]: ...
+@overload
+def declare(
+    type: str, *, topic: str, schema: str, key_field: str = ..., owned: bool = ..., record: type[R]
+) -> EventType[R]: ...
 def declare(
     type: str,
     *,
@@ -152,7 +181,8 @@ def declare(
     schema: str,
     key_field: str = "id",
     owned: bool = True,
-) -> EventType:
+    record: type[Any] | None = None,
+) -> EventType[Any]:
     """Declare an event type and add it to the process-wide catalog.
 
     Use at module level in ``<app>/events.py``::
@@ -161,9 +191,12 @@ def declare(
             "customer_entity_state",
             topic="public_customer_entity_events",
             schema="customer/CustomerEntityState.avsc",
+            record=CustomerEntityState,  # from event_contracts: handlers get Event[CustomerEntityState]
         )
     """
-    return catalog.add(EventType(type=type, topic=topic, schema=schema, key_field=key_field, owned=owned))
+    return catalog.add(
+        EventType(type=type, topic=topic, schema=schema, key_field=key_field, owned=owned, record=record)
+    )
 
 
 #: A function deriving a stable event id from a raw (non-CloudEvents) message.

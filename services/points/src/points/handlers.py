@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from event_contracts import CustomerEntityState, OrderState
 from eventing import Event, handler
 from points.events import (
     CUSTOMER_ENTITY_DELETED,
@@ -25,32 +26,32 @@ from points.services import (
 )
 
 
-def _customers(events: Sequence[Event], *, deleted: bool) -> list[CustomerStateRow]:
-    return [CustomerStateRow(e.data["id"], e.data["version"], deleted) for e in events]
+def _customers(events: Sequence[Event[CustomerEntityState]], *, deleted: bool) -> list[CustomerStateRow]:
+    return [CustomerStateRow(e.data.id, e.data.version, deleted) for e in events]
 
 
-def _orders(events: Sequence[Event], *, deleted: bool) -> list[OrderStateRow]:
+def _orders(events: Sequence[Event[OrderState]], *, deleted: bool) -> list[OrderStateRow]:
     return [
-        OrderStateRow(e.data["id"], e.data["customer_id"], e.data["item_count"], e.data["version"], deleted)
+        OrderStateRow(e.data.id, e.data.customer_id, e.data.item_count, e.data.version, deleted)
         for e in events
     ]
 
 
 @handler(CUSTOMER_ENTITY_STATE, batch=True)
-def on_customer_entity_state(events: Sequence[Event]) -> None:
+def on_customer_entity_state(events: Sequence[Event[CustomerEntityState]]) -> None:
     customer_states_apply_many(_customers(events, deleted=False))
 
 
 @handler(CUSTOMER_ENTITY_DELETED, batch=True)
-def on_customer_entity_deleted(events: Sequence[Event]) -> None:
+def on_customer_entity_deleted(events: Sequence[Event[CustomerEntityState]]) -> None:
     customer_states_apply_many(_customers(events, deleted=True))
 
 
 @handler(ORDER_CREATED, batch=True)
-def on_order_created(events: Sequence[Event]) -> None:
+def on_order_created(events: Sequence[Event[OrderState]]) -> None:
     order_states_apply_many(_orders(events, deleted=False))
 
 
 @handler(ORDER_DELETED, batch=True)
-def on_order_deleted(events: Sequence[Event]) -> None:
+def on_order_deleted(events: Sequence[Event[OrderState]]) -> None:
     order_states_apply_many(_orders(events, deleted=True))

@@ -3,8 +3,9 @@
 CloudEvents (Kafka protocol binding, binary content mode): attributes come from the
 ``ce_*`` headers, the value is the data alone, Avro in the Confluent wire format, decoded
 with the writer schema (by id, cached) resolved to the consumer's reader schema (the
-contract file it declared). Raw topics (e.g. Debezium CDC) carry no envelope; their
-handler derives the event id.
+contract file it declared), then turned into the event type's record class when it
+declares one (``Event[OrderState]``). Raw topics (e.g. Debezium CDC) carry no envelope;
+their handler derives the event id.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any, Protocol
 
 from eventing.consumer.registry import HandlerRegistry
 from eventing.events import AVRO_CONTENT_TYPE, Event
-from eventing.exceptions import DecodeError, EventingError, InvalidEnvelope
+from eventing.exceptions import ConfigurationError, DecodeError, EventingError, InvalidEnvelope
 from eventing.runtime import runtime
 from eventing.serialization.avro import AvroCodec
 
@@ -62,7 +63,7 @@ class MessageDecoder:
         self.handlers = handlers
         self.codec = codec
 
-    def decode(self, message: Message) -> Event | Poison:
+    def decode(self, message: Message) -> Event[Any] | Poison:
         """An Event, or a Poison for a message that can never be handled.
 
         :class:`~eventing.exceptions.SchemaRegistryUnavailable` propagates: it is
@@ -78,7 +79,7 @@ class MessageDecoder:
             reason = "undecodable" if isinstance(exc, DecodeError) else "invalid_envelope"
             return Poison(message=message, reason=reason, error=exc)
 
-    def _decode_raw(self, message: Message, topic: str, event_id: Any) -> Event:
+    def _decode_raw(self, message: Message, topic: str, event_id: Any) -> Event[Any]:
         value = message.value()
         data = None if value is None else self.codec.decode(value)
         try:
@@ -100,7 +101,7 @@ class MessageDecoder:
             raw_value=value,
         )
 
-    def _decode_cloudevent(self, message: Message, topic: str) -> Event:
+    def _decode_cloudevent(self, message: Message, topic: str) -> Event[Any]:
         headers = headers_of(message)
         event_id = headers.get("ce_id")
         type_name = headers.get("ce_type")
@@ -118,7 +119,10 @@ class MessageDecoder:
             value = message.value()
             if value is None:
                 raise DecodeError("CloudEvent without data", context={"ce_id": event_id})
-            data = self.codec.decode(value, runtime.reader_schema(handler.event_type))
+            event_type = handler.event_type
+            data = self.codec.decode(value, runtime.reader_schema(event_type))
+            if event_type.record is not None:
+                data = _as_record(event_type.record, data, type_name)
         return Event(
             id=event_id,
             type=type_name,
@@ -132,3 +136,19 @@ class MessageDecoder:
             headers=headers,
             raw_value=message.value(),
         )
+
+
+def _as_record(record: type[Any], data: Any, type_name: str) -> Any:
+    """``data`` (decoded with the contract as reader schema) as an instance of ``record``.
+
+    A record class that does not match the contract file is a deployment error, not a bad
+    message: ConfigurationError propagates (nothing is dead-lettered or committed).
+    """
+    try:
+        return record(**data)
+    except TypeError as exc:
+        raise ConfigurationError(
+            f"Record class {record.__qualname__} does not match the contract: {exc}"
+            " (regenerate it: make contracts)",
+            context={"event_type": type_name},
+        ) from exc

@@ -1,5 +1,8 @@
 """``publish()``: write one event into the outbox, inside the caller's transaction.
 
+The data is a mapping (the Avro datum) or a typed record (``event_contracts``), converted
+to the datum once, when it is encoded.
+
 ``publish_many()`` writes many (e.g. all the events a batch handler derives from one
 consumer batch) with one ``COPY`` instead of one ``INSERT`` per event.
 """
@@ -12,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
@@ -24,6 +27,9 @@ from eventing.outbox.models import OutboxEvent
 from eventing.runtime import ResolvedSchema, runtime
 from eventing.serialization.avro import AvroCodec
 from eventing.tracing import current_traceparent, new_root
+
+if TYPE_CHECKING:
+    from eventing.serialization.records import Record
 
 _TABLE = OutboxEvent._meta.db_table
 _COLUMNS = "id, topic, key, type, source, specversion, time, content_type, dataschema, traceparent, payload"
@@ -65,8 +71,8 @@ def dataschema(schema_id: int) -> str:
 class Outgoing:
     """One event for :func:`publish_many`: the arguments :func:`publish` takes."""
 
-    event_type: EventType
-    data: Mapping[str, Any]
+    event_type: EventType[Any]
+    data: Mapping[str, Any] | Record
     key: str | None = None
     event_id: uuid.UUID | None = None
     time: datetime | None = None
@@ -74,8 +80,8 @@ class Outgoing:
 
 
 def publish(
-    event_type: EventType,
-    data: Mapping[str, Any],
+    event_type: EventType[Any],
+    data: Mapping[str, Any] | Record,
     *,
     key: str | None = None,
     event_id: uuid.UUID | None = None,
@@ -84,6 +90,8 @@ def publish(
     using: str = DEFAULT_DB_ALIAS,
 ) -> uuid.UUID:
     """Record ``data`` as an event of ``event_type`` in the outbox; return the event id.
+
+    ``data`` is the Avro datum as a mapping, or a typed record (e.g. ``OrderState``).
 
     Must run inside ``transaction.atomic()`` on ``using``: the event commits if and only if
     the caller's change commits (Debezium delivers it from the WAL, at least once; consumers
@@ -136,7 +144,7 @@ def publish_many(events: Sequence[Outgoing], *, using: str = DEFAULT_DB_ALIAS) -
     return ids
 
 
-def _connection_in_transaction(using: str, event_type: EventType) -> Any:
+def _connection_in_transaction(using: str, event_type: EventType[Any]) -> Any:
     connection = connections[using]
     if not connection.in_atomic_block:
         raise NotInTransaction(

@@ -17,6 +17,7 @@ import fastavro
 from fastavro.types import Schema as ParsedSchema
 
 from eventing.exceptions import DecodeError, EventingError, SchemaRegistryUnavailable
+from eventing.serialization.records import as_avro
 from eventing.serialization.registry import AbstractSchemaRegistry
 
 MAGIC_BYTE = 0
@@ -66,11 +67,11 @@ class AvroCodec:
 
     @staticmethod
     def encode(schema_id: int, schema: ParsedSchema, record: Any) -> bytes:
-        """Serialize ``record`` with ``schema`` and frame it with ``schema_id``."""
+        """Serialize ``record`` (a mapping or a typed record) with ``schema``, framed with ``schema_id``."""
         buffer = io.BytesIO()
         buffer.write(_HEADER.pack(MAGIC_BYTE, schema_id))
         try:
-            fastavro.schemaless_writer(buffer, schema, record)
+            fastavro.schemaless_writer(buffer, schema, as_avro(record))
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise EventingError(
                 f"Event data does not match its Avro schema: {exc}",

@@ -3,14 +3,16 @@
 * :func:`in_memory_registry` swaps the schema registry for an in-memory fake and resolves
   the owned schemas into it, so ``publish()`` works without a registry.
 * :func:`make_event` builds the :class:`~eventing.events.Event` a handler would receive,
-  with its data round-tripped through the event type's Avro schema (so a test sees UUIDs and
-  datetimes exactly as a real consumer does).
+  with its data (a mapping or a typed record) round-tripped through the event type's Avro
+  schema (so a test sees UUIDs and datetimes exactly as a real consumer does, and the event
+  type's record class when it declares one).
 * :func:`deliver` applies events through the real batch processor (inbox, savepoints,
   per-key order) in the test database: "given these events, expect this state".
 * :class:`InMemoryBroker` with :class:`InMemoryConsumer` / :class:`InMemoryProducer` run the
   full :class:`~eventing.consumer.runner.ConsumerRunner` (retries, dead letters, commits,
   group rebalances with eager or cooperative protocol) with no Kafka.
-* :func:`captured_outbox` keeps outbox rows for the block and returns them decoded.
+* :func:`captured_outbox` keeps outbox rows for the block and returns them decoded (dict
+  data, with the writer's schema).
 * :class:`InMemoryOutboxRelay` moves committed outbox rows onto an :class:`InMemoryBroker`
   as the Debezium outbox connector does (topic, key, headers, value), for tests that read
   what ``publish()`` puts on a topic without Kafka Connect.
@@ -28,7 +30,7 @@ import uuid
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.test import override_settings
 
@@ -36,12 +38,15 @@ from eventing.conf import eventing_settings
 from eventing.consumer.processing import BatchProcessor, BatchResult
 from eventing.consumer.registry import HandlerRegistry
 from eventing.consumer.registry import registry as default_registry
-from eventing.events import AVRO_CONTENT_TYPE, CLOUDEVENTS_SPECVERSION, Event, EventType
+from eventing.events import AVRO_CONTENT_TYPE, CLOUDEVENTS_SPECVERSION, D, Event, EventType
 from eventing.exceptions import SchemaNotRegistered
 from eventing.runtime import get_codec, runtime, use_registry
 from eventing.schemas import register
 from eventing.serialization.avro import AvroCodec
 from eventing.serialization.registry import InMemorySchemaRegistry
+
+if TYPE_CHECKING:
+    from eventing.serialization.records import Record
 
 __all__ = [
     "InMemoryBroker",
@@ -92,7 +97,7 @@ def in_memory_registry(
         use_registry(None)
 
 
-def _encoded(event_type: EventType, data: Mapping[str, Any]) -> bytes:
+def _encoded(event_type: EventType[Any], data: Mapping[str, Any] | Record) -> bytes:
     """Encode as the producer would; registers a consumed type's schema if needed."""
     try:
         resolved = runtime.resolved(event_type)
@@ -102,8 +107,8 @@ def _encoded(event_type: EventType, data: Mapping[str, Any]) -> bytes:
 
 
 def make_event(
-    event_type: EventType,
-    data: Mapping[str, Any],
+    event_type: EventType[D],
+    data: Mapping[str, Any] | Record,
     *,
     event_id: str | None = None,
     key: str | None = None,
@@ -111,10 +116,16 @@ def make_event(
     topic: str | None = None,
     partition: int = 0,
     offset: int = 0,
-) -> Event:
-    """The Event a consumer would hand to its handler for ``data`` (Avro round trip)."""
+) -> Event[D]:
+    """The Event a consumer would hand to its handler for ``data`` (Avro round trip).
+
+    ``data`` is the Avro datum or a record; the event's data is what the consumer decodes:
+    an instance of the event type's record class if it declares one, else a dict.
+    """
     payload = _encoded(event_type, data)
     decoded = get_codec().decode(payload, runtime.reader_schema(event_type))
+    if event_type.record is not None:
+        decoded = event_type.record(**decoded)
     return Event(
         id=event_id or str(uuid.uuid4()),
         type=event_type.type,
@@ -130,7 +141,7 @@ def make_event(
 
 
 def deliver(
-    events: Sequence[Event], *, group: str = "tests", handlers: HandlerRegistry | None = None
+    events: Sequence[Event[Any]], *, group: str = "tests", handlers: HandlerRegistry | None = None
 ) -> BatchResult:
     """Apply ``events`` as one consumer batch of ``group`` (inbox, order, isolation)."""
     registry = handlers or default_registry.for_group(group)
@@ -138,14 +149,14 @@ def deliver(
 
 
 @contextlib.contextmanager
-def captured_outbox() -> Iterator[list[Event]]:
+def captured_outbox() -> Iterator[list[Event[dict[str, Any]]]]:
     """Keep outbox rows during the block; on exit, fill the yielded list with them, decoded.
 
     Only committed rows are seen, so a rolled-back ``publish`` leaves nothing.
     """
     from eventing.outbox.models import OutboxEvent
 
-    captured: list[Event] = []
+    captured: list[Event[dict[str, Any]]] = []
     start = set(OutboxEvent.objects.values_list("id", flat=True))
     overridden = {**eventing_settings.user_settings, "OUTBOX_DELETE_AFTER_INSERT": False}
     with override_settings(EVENTING=overridden):
@@ -516,8 +527,8 @@ class InMemoryProducer:
 
 def cloudevent_message(
     broker: InMemoryBroker,
-    event_type: EventType,
-    data: Mapping[str, Any],
+    event_type: EventType[Any],
+    data: Mapping[str, Any] | Record,
     *,
     event_id: str | None = None,
     source: str = "/tests",
