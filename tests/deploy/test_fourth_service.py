@@ -250,3 +250,18 @@ def test_the_test_runner_runs_the_new_services_tiers(checkout: dict[str, Any], t
     assert f"{root}/services/{NEW} :: uv run --frozen --all-packages pytest -q -m not unit" in calls
     assert f"== unit ({NEW}): " in result.stdout
     assert f"== service {NEW}: " in result.stdout
+
+
+def test_the_workspace_and_the_linters_find_a_new_service_by_glob() -> None:
+    """The root pyproject.toml names no service: uv's members and ruff's first-party roots are globs."""
+    import fnmatch
+    import tomllib
+
+    root = tomllib.loads((REPO / "pyproject.toml").read_text())
+    members = root["tool"]["uv"]["workspace"]["members"]
+    assert any(fnmatch.fnmatch(f"services/{NEW}", pattern) for pattern in members), members
+    sources = root["tool"]["ruff"]["src"]
+    assert any(fnmatch.fnmatch(f"services/{NEW}/src", pattern) for pattern in sources), sources
+    named = json.dumps({k: v for k, v in root.items() if k != "tool"}) + json.dumps(root["tool"]["uv"])
+    for service in sorted(p.parent.name for p in REPO.glob("services/*/pyproject.toml")):
+        assert f"{service}-service" not in named, f"the root pyproject.toml still names {service}"
