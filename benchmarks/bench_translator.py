@@ -16,11 +16,13 @@ failure (connectors, replication slots, databases, topics, groups, registry subj
 
    * naive: the translator as it was, a per-event handler calling ``publish()`` once per
      change (one outbox ``INSERT`` each; one transaction per batch, inbox claimed per batch);
-   * batch: the batch handler, ``publish_many()`` (one multi-row ``INSERT`` per batch).
+   * batch: the batch handler, ``publish_many()`` (one multi-row ``INSERT`` per batch);
+   * with ``--members N``: the batch handler in N processes of one group (the CDC topic has
+     3 partitions), timed from the first member's assignment to an exact outbox.
 
 Both are exact: the outbox holds N rows afterwards. Needs the stack (`make up`).
 
-    uv run python benchmarks/bench_translator.py [--orders 180000] [--batch-size N]
+    uv run python benchmarks/bench_translator.py [--orders 180000] [--batch-size N] [--members 3]
     uv run python benchmarks/bench_translator.py --profile naive   # cProfile of one path
 """
 
@@ -30,6 +32,7 @@ import argparse
 import json
 import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -132,9 +135,13 @@ def run_role(args: argparse.Namespace) -> None:
 
         profiler = cProfile.Profile()
         profiler.enable()
+    # SIGTERM (the orchestrator's stop): finish the iteration, commit and leave the group, so
+    # the group is empty when the benchmark deletes it.
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     ready = False
     first = last = None
-    while runner.counters.applied < args.expect:
+    while runner.counters.applied < args.expect and not stopping.is_set():
         started = time.time()
         runner.run_once()
         if not ready and runner.consumer.assignment():
@@ -199,6 +206,15 @@ class Role:
         for line in self.process.stdout:
             self.lines.put(line)
         self.lines.put(None)
+
+    def terminate(self, timeout: float = 60.0) -> None:
+        """Stop it gracefully (it leaves its group); kill it if it does not exit in time."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.stop()
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -329,6 +345,12 @@ def main() -> None:
         "--profile", nargs="?", const="naive", default=None, help="cProfile a role (to stderr)"
     )
     parser.add_argument("--skip-end-to-end", action="store_true", help="only the translator on the backlog")
+    parser.add_argument(
+        "--members",
+        type=int,
+        default=1,
+        help="also run the batch path with N translator members in one group (the CDC topic: 3 partitions)",
+    )
     # Role processes (internal).
     parser.add_argument("--role", choices=["translator", "points"], help=argparse.SUPPRESS)
     parser.add_argument("--mode", default="batch", help=argparse.SUPPRESS)
@@ -429,6 +451,10 @@ def main() -> None:
                 "seconds": round(seconds, 2),
                 "events_per_s": round(args.orders / seconds, 1),
             }
+        if args.members > 1:
+            results[f"translator_batch_x{args.members}"] = several_members(
+                args, databases, topics, token, roles
+            )
         report(args, results)
     finally:
         for role in roles:
@@ -437,6 +463,41 @@ def main() -> None:
         remove_topics_and_subjects(token)
         for name in databases.values():
             drop_database(name)
+
+
+def several_members(
+    args: argparse.Namespace, databases: dict[str, str], topics: dict[str, str], token: str, roles: list[Role]
+) -> dict[str, Any]:
+    """The batch path with ``args.members`` translators in one group, sharing the partitions.
+
+    No member knows its share, so the wall time is the orchestrator's: from the first member
+    assigned to the outbox holding every change exactly once (polled every 0.1 s).
+    """
+    truncate(databases["copy"], "eventing_outbox", "eventing_inbox")
+    argv = role_argv("translator", databases["copy"], f"{token}-batch-x{args.members}", args, topics)
+    members = [Role(*argv, "--mode", "batch") for _ in range(args.members)]
+    roles.extend(members)
+    members[0].wait_ready()
+    started = time.time()
+    deadline = started + 900
+    while (rows := count_rows(databases["copy"], "eventing_outbox")) < args.orders:
+        if time.time() > deadline:
+            raise TimeoutError(f"{args.members} translators wrote {rows} of {args.orders} outbox rows")
+        time.sleep(0.1)
+    seconds = time.time() - started
+    with psycopg.connect(database_url(databases["copy"])) as conn:
+        row = conn.execute("SELECT count(DISTINCT id) FROM eventing_outbox").fetchone()
+    distinct = row[0] if row else 0
+    assert rows == distinct == args.orders, (
+        f"outbox: {rows} rows, {distinct} distinct, {args.orders} expected"
+    )
+    for member in members:
+        member.terminate()
+    return {
+        "members": args.members,
+        "seconds": round(seconds, 2),
+        "events_per_s": round(args.orders / seconds, 1),
+    }
 
 
 def report(args: argparse.Namespace, results: dict[str, Any]) -> None:
@@ -452,6 +513,13 @@ def report(args: argparse.Namespace, results: dict[str, Any]) -> None:
         f"  {'batch (publish_many() per batch)':<36} {batch['seconds']:>8.2f} {batch['events_per_s']:>9.0f}"
         f" {results['ratio']:>8.1f}x"
     )
+    several = results.get(f"translator_batch_x{args.members}")
+    if several:
+        label = f"batch, {several['members']} members (wall)"
+        print(
+            f"  {label:<36} {several['seconds']:>8.2f} {several['events_per_s']:>9.0f}"
+            f" {several['events_per_s'] / naive['events_per_s']:>8.1f}x"
+        )
     e2e = results.get("end_to_end")
     if e2e:
         print(
