@@ -49,7 +49,7 @@ deploy-tools: ## install kustomize, kubeconform and the Kubernetes/Strimzi schem
 	@$(BOOTSTRAP)
 	$(RUN) python deploy/tools/install.py
 
-deploy-manifests: ## regenerate deploy/base/generated/ (connectors, topics, Connect plugins) from the code
+deploy-manifests: ## regenerate deploy/base/generated/ (service workloads, connectors, topics, Connect plugins) from the code
 	@$(BOOTSTRAP)
 	$(RUN) python deploy/tools/install.py
 	$(RUN) python deploy/tools/generate.py
