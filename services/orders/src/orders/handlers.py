@@ -18,6 +18,7 @@ by field type.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -35,13 +36,27 @@ T = TypeVar("T", bound="DataclassInstance")
 
 #: Namespace of the uuid5 ids of translated events.
 TRANSLATION_NAMESPACE = uuid.UUID("6f1d3c52-4d0e-4a8e-9a55-0c6b8f1a2e77")
+_NAMESPACE_BYTES = TRANSLATION_NAMESPACE.bytes
+
+
+def uuid5_text(name: str) -> str:
+    """``str(uuid.uuid5(TRANSLATION_NAMESPACE, name))`` without building a ``UUID`` (~4x cheaper).
+
+    The same RFC 4122 steps: SHA-1 of the namespace and the name, the first 16 bytes, the
+    version (5) and variant bits set.
+    """
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name.encode(), usedforsecurity=False).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def cdc_event_id(row: dict[str, Any] | None, message: Any) -> str:
     """A stable id for one captured change: the same each time it is delivered."""
     if row is None:
         raise ValueError("tombstone records carry no change")
-    return str(uuid.uuid5(TRANSLATION_NAMESPACE, f"{row['__lsn']}/{row['id']}/{row['__op']}"))
+    return uuid5_text(f"{row['__lsn']}/{row['id']}/{row['__op']}")
 
 
 def _parse_time(value: str) -> datetime:
