@@ -48,6 +48,7 @@ from common import drop_database, remove_topics_and_subjects, setup_django, writ
 HERE = Path(__file__).resolve().parent
 POSTGRES = os.environ.get("POSTGRES_URL", "postgresql://postgres:postgres@127.0.0.1:5432")
 INSERT_CHUNK = 10_000
+CORES = os.cpu_count() or 1
 
 
 def database_url(name: str) -> str:
@@ -268,6 +269,39 @@ def insert_orders(database: str, count: int, customers: int) -> None:
             )
 
 
+def cpu_seconds(roles: dict[str, list[Role]]) -> dict[str, float]:
+    """CPU time (user + system, with reaped children's) used so far by each component (``/proc``).
+
+    The stack's JVMs carry ``-Dstack.component=<name>``; PostgreSQL's backends and workers are
+    ``postgres``; the roles are theirs; everything else (the live stack's services, this
+    orchestrator) is ``other``.
+    """
+    tick = os.sysconf("SC_CLK_TCK")
+    owner = {role.process.pid: name for name, members in roles.items() for role in members}
+    totals: dict[str, float] = dict.fromkeys([*roles, "postgres", "other"], 0.0)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:  # exited meanwhile
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        used = sum(int(value) for value in fields[11:15]) / tick  # utime stime cutime cstime
+        name = owner.get(int(entry.name))
+        if name is None:
+            tagged = [arg for arg in command if arg.startswith(b"-Dstack.component=")]
+            if tagged:
+                name = tagged[0].split(b"=", 1)[1].decode()
+            elif command[0].startswith(b"postgres") or command[0].endswith(b"/postgres"):
+                name = "postgres"
+            else:
+                name = "other"
+        totals[name] = totals.get(name, 0.0) + used
+    return totals
+
+
 def count_rows(database: str, table: str) -> int:
     with psycopg.connect(database_url(database)) as conn:
         row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
@@ -443,9 +477,10 @@ def end_to_end(
 
     ``args.members`` translators and as many points consumers (one group each) wait in their
     polls; then the orders are inserted. Polled every 0.2 s from the first insert: when
-    Debezium had put every change on the CDC topic, every translated event on the public
-    topic (the translators' outbox, through Debezium's outbox connector), and the points
-    read model held exactly N orders.
+    Debezium had put every change on the CDC topic, the translators' outbox held every
+    translated event, Debezium's outbox connector had put them all on the public topic, and
+    the points read model held exactly N orders; and the CPU time each component used meanwhile
+    (the hops share the machine's cores).
     """
     translators = [
         Role(*role_argv("translator", databases["orders"], f"{token}-translator", args, topics))
@@ -459,12 +494,14 @@ def end_to_end(
     for role in translators + points:
         role.wait_ready()
     print(f"inserting {args.orders} orders by SQL into {databases['orders']} ...", flush=True)
+    cpu_before = cpu_seconds({"translators": translators, "points_consumers": points})
     started = time.time()
     insert_orders(databases["orders"], args.orders, args.customers)
     inserted = time.time()
     reached: dict[str, float] = {}
     probes = {
         "cdc": lambda: topic_size(topics["cdc"]),
+        "outbox": lambda: count_rows(databases["orders"], "eventing_outbox"),
         "public": lambda: topic_size(topics["public"]),
         "read_model": lambda: count_rows(databases["points"], "points_order"),
     }
@@ -476,6 +513,7 @@ def end_to_end(
             if name not in reached and probe() >= args.orders:
                 reached[name] = time.time()
         time.sleep(0.2)
+    cpu_after = cpu_seconds({"translators": translators, "points_consumers": points})
     exact = count_rows(databases["points"], "points_order")
     assert exact == args.orders, f"points read model holds {exact} orders, not {args.orders}"
     for role in translators + points:
@@ -484,9 +522,11 @@ def end_to_end(
         "members": args.members,
         "insert_s": round(inserted - started, 2),
         "cdc_topic_full_s": round(reached["cdc"] - started, 2),
+        "outbox_full_s": round(reached["outbox"] - started, 2),
         "public_topic_full_s": round(reached["public"] - started, 2),
         "points_done_s": round(reached["read_model"] - started, 2),
         "read_model_orders": exact,
+        "cpu_s": {name: round(cpu_after[name] - cpu_before.get(name, 0.0), 1) for name in cpu_after},
     }
 
 
@@ -553,11 +593,14 @@ def report(args: argparse.Namespace, results: dict[str, Any]) -> None:
         )
         print(
             f"  inserted {e2e['insert_s']:.1f}  on the CDC topic {e2e['cdc_topic_full_s']:.1f}"
-            f"  translated, on the public topic {e2e['public_topic_full_s']:.1f}"
+            f"  translated (outbox) {e2e['outbox_full_s']:.1f}"
+            f"  on the public topic {e2e['public_topic_full_s']:.1f}"
             f"  in the read model {e2e['points_done_s']:.1f}"
             f"  (exact: {e2e['read_model_orders']} orders; {e2e['members']} translator and"
             " points member(s))"
         )
+        cpu = ", ".join(f"{name} {seconds:.1f}" for name, seconds in e2e["cpu_s"].items())
+        print(f"  CPU seconds meanwhile: {cpu} (of {CORES * e2e['points_done_s']:.0f} on {CORES} cores)")
     print(f"result: {write_result('translator', results)}")
 
 
