@@ -78,7 +78,7 @@ bench: ## benchmarks against the running stack (see benchmarks/README.md); resul
 	@$(BOOTSTRAP)
 	$(STACK) up
 	$(RUN) python benchmarks/bench_consumer_throughput.py
-	$(RUN) python benchmarks/bench_translator.py
+	$(RUN) python benchmarks/bench_translator.py --members 3
 	$(RUN) python benchmarks/bench_outbox_write.py
 	$(RUN) python benchmarks/bench_convergence.py
 	$(RUN) python benchmarks/bench_http_auth.py
