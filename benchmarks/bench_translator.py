@@ -30,6 +30,7 @@ Both are exact: the outbox holds N rows afterwards. Needs the stack (`make up`).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import queue
@@ -388,6 +389,11 @@ def main() -> None:
     )
     # Role processes (internal).
     parser.add_argument("--role", choices=["translator", "points"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--catch-up",
+        action="store_true",
+        help="also time N translators and points consumers started on the full CDC topic, to the read model",
+    )
     parser.add_argument("--mode", default="batch", help=argparse.SUPPRESS)
     parser.add_argument("--database", help=argparse.SUPPRESS)
     parser.add_argument("--group", help=argparse.SUPPRESS)
@@ -401,7 +407,12 @@ def main() -> None:
         return
 
     token = f"benchtr{uuid.uuid4().hex[:8]}"
-    databases = {"orders": f"orders_{token}", "copy": f"orders_{token}_copy", "points": f"points_{token}"}
+    databases = {
+        "orders": f"orders_{token}",
+        "copy": f"orders_{token}_copy",
+        "points": f"points_{token}",
+        "catch_up_points": f"points_{token}_catchup",
+    }
     topics = {"cdc": f"private_{token}_order_cdc", "public": f"public_{token}_order_events"}
     setup_django("orders_site.settings", databases["orders"])
     from eventing.connect import ConnectClient, outbox_connector
@@ -460,6 +471,18 @@ def main() -> None:
             results[f"translator_batch_x{args.members}"] = several_members(
                 args, databases, topics, token, roles
             )
+        if args.catch_up:
+            # The copy's outbox, routed by a connector of its own to a public topic of its own.
+            truncate(databases["copy"], "eventing_outbox", "eventing_inbox")
+            caught = {"cdc": topics["cdc"], "public": f"public_{token}_catchup_order_events"}
+            create_topics(caught["public"])
+            endpoint = dataclasses.replace(database_endpoint(), dbname=databases["copy"])
+            connectors.append(outbox_connector(f"{token}-catchup-outbox", endpoint))
+            client = ConnectClient(eventing_settings.CONNECT_URL)
+            client.apply(connectors[-1])
+            client.wait_running(connectors[-1].name, timeout=120)
+            client.close()
+            results["catch_up"] = catch_up(args, databases, caught, token, roles)
         report(args, results)
     finally:
         for role in roles:
@@ -527,6 +550,63 @@ def end_to_end(
         "points_done_s": round(reached["read_model"] - started, 2),
         "read_model_orders": exact,
         "cpu_s": {name: round(cpu_after[name] - cpu_before.get(name, 0.0), 1) for name in cpu_after},
+    }
+
+
+def catch_up(
+    args: argparse.Namespace, databases: dict[str, str], topics: dict[str, str], token: str, roles: list[Role]
+) -> dict[str, Any]:
+    """A backlog already on the CDC topic, caught up by translators and points consumers started on it.
+
+    After the other phases, on their full CDC topic: fresh groups (so they start from its
+    beginning), translators writing into the copy database, whose outbox a connector of its own
+    (started by the caller) routes to ``topics["public"]``, a topic of its own, and points
+    consumers on that topic into a fresh points database. Timed from launching the processes
+    (their start-up included) to the outbox, the public topic and the read model holding N.
+    """
+    migrate("points_site.settings", databases["catch_up_points"])
+    cpu_before = cpu_seconds({})
+    started = time.time()
+    translators = [
+        Role(*role_argv("translator", databases["copy"], f"{token}-catchup-translator", args, topics))
+        for _ in range(args.members)
+    ]
+    points = [
+        Role(*role_argv("points", databases["catch_up_points"], f"{token}-catchup-points", args, topics))
+        for _ in range(args.members)
+    ]
+    roles += translators + points
+    reached: dict[str, float] = {}
+    probes = {
+        "outbox": lambda: count_rows(databases["copy"], "eventing_outbox"),
+        "public": lambda: topic_size(topics["public"]),
+        "read_model": lambda: count_rows(databases["catch_up_points"], "points_order"),
+    }
+    deadline = started + 600
+    while len(reached) < len(probes):
+        if time.time() > deadline:
+            raise TimeoutError(f"catch-up: after 600 s only {sorted(reached)} held {args.orders}")
+        for name, probe in probes.items():
+            if name not in reached and probe() >= args.orders:
+                reached[name] = time.time()
+        time.sleep(0.2)
+    roles_cpu = cpu_seconds({"translators": translators, "points_consumers": points})
+    exact = count_rows(databases["catch_up_points"], "points_order")
+    assert exact == args.orders, f"catch-up read model holds {exact} orders, not {args.orders}"
+    for role in translators + points:
+        role.terminate()
+    return {
+        "members": args.members,
+        "translated_s": round(reached["outbox"] - started, 2),
+        "public_topic_full_s": round(reached["public"] - started, 2),
+        "points_done_s": round(reached["read_model"] - started, 2),
+        "read_model_orders": exact,
+        "cpu_s": {
+            name: round(roles_cpu[name] - cpu_before.get(name, 0.0), 1)
+            for name in roles_cpu
+            if name not in ("translators", "points_consumers")
+        }
+        | {name: round(roles_cpu[name], 1) for name in ("translators", "points_consumers")},
     }
 
 
@@ -601,6 +681,16 @@ def report(args: argparse.Namespace, results: dict[str, Any]) -> None:
         )
         cpu = ", ".join(f"{name} {seconds:.1f}" for name, seconds in e2e["cpu_s"].items())
         print(f"  CPU seconds meanwhile: {cpu} (of {CORES * e2e['points_done_s']:.0f} on {CORES} cores)")
+    caught = results.get("catch_up")
+    if caught:
+        cpu = ", ".join(f"{name} {seconds:.1f}" for name, seconds in caught["cpu_s"].items())
+        print(
+            f"catch-up, {caught['members']} translators and points consumers started on the full CDC topic"
+            f" (seconds from their launch): translated (outbox) {caught['translated_s']:.1f}"
+            f"  on the public topic {caught['public_topic_full_s']:.1f}"
+            f"  in the read model {caught['points_done_s']:.1f} (exact: {caught['read_model_orders']})"
+        )
+        print(f"  CPU seconds meanwhile: {cpu} (of {CORES * caught['points_done_s']:.0f} on {CORES} cores)")
     print(f"result: {write_result('translator', results)}")
 
 
