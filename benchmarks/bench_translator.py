@@ -21,9 +21,16 @@ failure (connectors, replication slots, databases, topics, groups, registry subj
    * with ``--members N``: the batch handler in N processes of one group (the CDC topic has
      3 partitions), timed from the first member's assignment to an exact outbox.
 
-Both are exact: the outbox holds N rows afterwards. Needs the stack (`make up`).
+Both are exact: the outbox holds N rows afterwards.
 
-    uv run python benchmarks/bench_translator.py [--orders 180000] [--batch-size N] [--members 3]
+3. **Catch-up** (``--catch-up``). N translators and points consumers launched on the full CDC
+   topic (fresh groups), through an outbox connector and a public topic of their own, timed
+   from their launch to an exact read model.
+
+The end-to-end and catch-up phases report the CPU seconds each component used meanwhile.
+Needs the stack (`make up`).
+
+    uv run python benchmarks/bench_translator.py [--orders 180000] [--batch-size N] [--members 3] [--catch-up]
     uv run python benchmarks/bench_translator.py --profile naive   # cProfile of one path
 """
 
